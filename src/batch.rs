@@ -1,0 +1,331 @@
+//! The batch driver: records in, messages to a sink, one report per record.
+//!
+//! Input: a [`CompiledSpec`], a stream of raw records, a [`Sink`]. Output: a [`RecordReport`]
+//! per record, handed to a callback as soon as the record is done, and a [`Summary`]. A bad
+//! record never stops the batch (unless `fail_fast`), and memory does not grow with the number
+//! of records, except for the set of keys seen (needed to refuse duplicates).
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::data::{self, Item};
+use crate::diag::{Code, Diagnostic};
+use crate::render::{self, EmittedMessage, RenderOptions};
+use crate::sink::Sink;
+use crate::spec::CompiledSpec;
+
+/// Which records to process.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only the first N selected records.
+    pub limit: Option<usize>,
+    /// Only these 1-based indexes (inclusive ranges).
+    pub records: Option<Vec<(usize, usize)>>,
+    /// Only shard `i` of `n` (1-based): records whose index ≡ i (mod n).
+    pub shard: Option<(usize, usize)>,
+}
+
+impl Selection {
+    /// Whether the record at `index` is selected (before `limit`).
+    pub fn includes(&self, index: usize) -> bool {
+        if let Some(r) = &self.records {
+            if !r.iter().any(|&(a, b)| (a..=b).contains(&index)) {
+                return false;
+            }
+        }
+        if let Some((i, n)) = self.shard {
+            // A deterministic partition by position: every record in exactly one shard.
+            if (index - 1) % n != i - 1 {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Parses `1,5-9`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong.
+    pub fn parse_records(s: &str) -> Result<Vec<(usize, usize)>, String> {
+        s.split(',')
+            .map(|part| {
+                let part = part.trim();
+                let (a, b) = part.split_once('-').unwrap_or((part, part));
+                let a: usize = a.trim().parse().map_err(|_| format!("`{part}` is not a record number or range"))?;
+                let b: usize = b.trim().parse().map_err(|_| format!("`{part}` is not a record number or range"))?;
+                if a == 0 || b < a {
+                    return Err(format!("`{part}`: records are numbered from 1, ranges go up"));
+                }
+                Ok((a, b))
+            })
+            .collect()
+    }
+
+    /// Parses `I/N`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong.
+    pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not `I/N`"))?;
+        let i: usize = i.trim().parse().map_err(|_| format!("`{s}` is not `I/N`"))?;
+        let n: usize = n.trim().parse().map_err(|_| format!("`{s}` is not `I/N`"))?;
+        if n == 0 || i == 0 || i > n {
+            return Err(format!("shard `{s}`: need 1 ≤ I ≤ N"));
+        }
+        Ok((i, n))
+    }
+}
+
+/// One problem in a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportError {
+    /// Stable code.
+    pub code: Code,
+    /// The record field, when one is concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The spec key, when one is concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordReport {
+    /// 1-based position in the data.
+    pub index: usize,
+    /// The record key, when it could be read.
+    pub key: Option<String>,
+    /// Line in the data file, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// `ok` or `error`.
+    pub status: &'static str,
+    /// The Message-ID, when rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Where the message went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ReportError>,
+}
+
+impl RecordReport {
+    /// One line for humans: `record 3 (key `ES-1`, data.csv line 4): message (field `x`)`.
+    pub fn describe(&self, source: &str) -> Vec<String> {
+        let mut head = format!("record {}", self.index);
+        let mut bits = Vec::new();
+        if let Some(k) = &self.key {
+            bits.push(format!("key `{k}`"));
+        }
+        if let Some(l) = self.line {
+            bits.push(format!("{source}:{l}"));
+        }
+        if !bits.is_empty() {
+            head.push_str(&format!(" ({})", bits.join(", ")));
+        }
+        self.errors
+            .iter()
+            .map(|e| {
+                let mut s = format!("error[{}]: {head}: {}", e.code, e.message);
+                if let Some(at) = &e.at {
+                    s.push_str(&format!(" (in `{at}`)"));
+                }
+                s
+            })
+            .collect()
+    }
+}
+
+/// Totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Messages written.
+    pub ok: usize,
+    /// Records that failed.
+    pub failed: usize,
+}
+
+/// Batch settings.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOptions {
+    /// Rendering settings.
+    pub render: RenderOptions,
+    /// Which records.
+    pub selection: Selection,
+    /// Stop at the first failed record.
+    pub fail_fast: bool,
+}
+
+/// Renders every selected record into `sink`, calling `report` after each.
+///
+/// # Errors
+/// Only sink I/O errors end the batch early with an error (the message could not be stored,
+/// so going on would lose track of what was written).
+pub fn run(
+    c: &CompiledSpec,
+    items: impl Iterator<Item = Item>,
+    opts: &BatchOptions,
+    sink: &mut dyn Sink,
+    report: &mut dyn FnMut(&RecordReport),
+) -> std::io::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut taken = 0usize;
+    for item in items {
+        let index = match &item {
+            Ok(r) => r.index,
+            Err((i, _, _)) => *i,
+        };
+        if !opts.selection.includes(index) {
+            continue;
+        }
+        if opts.selection.limit.is_some_and(|l| taken >= l) {
+            break;
+        }
+        taken += 1;
+        let rep = process(c, item, opts, &mut seen, sink)?;
+        if rep.status == "ok" {
+            summary.ok += 1;
+        } else {
+            summary.failed += 1;
+        }
+        report(&rep);
+        if opts.fail_fast && summary.failed > 0 {
+            break;
+        }
+    }
+    sink.finish()?;
+    Ok(summary)
+}
+
+fn process(
+    c: &CompiledSpec,
+    item: Item,
+    opts: &BatchOptions,
+    seen: &mut HashSet<String>,
+    sink: &mut dyn Sink,
+) -> std::io::Result<RecordReport> {
+    let (raw, line) = match item {
+        Ok(r) => {
+            let line = r.line;
+            (r, line)
+        }
+        Err((index, line, e)) => {
+            return Ok(RecordReport {
+                index,
+                key: None,
+                line,
+                status: "error",
+                message_id: None,
+                output: None,
+                errors: vec![ReportError { code: e.code, field: e.field, at: None, message: e.message }],
+            });
+        }
+    };
+    let index = raw.index;
+    // The key as written, even when the record fails its checks, so the report can name it.
+    let raw_key = c.spec.data.key.as_ref().and_then(|k| raw.values.get(k)).and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        v => Some(v.to_string()),
+    });
+    let mut rep = RecordReport { index, key: raw_key, line, status: "error", message_id: None, output: None, errors: Vec::new() };
+    let record = match data::coerce(&c.spec.data.fields, &raw) {
+        Ok(r) => r,
+        Err(errs) => {
+            rep.errors = errs.into_iter().map(|e| ReportError { code: e.code, field: e.field, at: None, message: e.message }).collect();
+            return Ok(rep);
+        }
+    };
+    let key = render::record_key(c, &record, index);
+    rep.key = Some(key.clone());
+    if !seen.insert(crate::sink::slug(&key)) {
+        rep.errors.push(ReportError {
+            code: Code::DataDuplicateKey,
+            field: c.spec.data.key.clone(),
+            at: None,
+            message: format!("key `{key}` was already used by an earlier record (keys name output files and seed the Message-ID)"),
+        });
+        return Ok(rep);
+    }
+    match render::render(c, &record, index, &opts.render) {
+        Ok(m) => {
+            let out = sink.accept(index, &m)?;
+            rep.status = "ok";
+            rep.message_id = Some(m.message_id);
+            rep.output = Some(out);
+        }
+        Err(errs) => {
+            rep.errors = errs.into_iter().map(|e| ReportError { code: e.code, field: e.field, at: e.at, message: e.message }).collect();
+        }
+    }
+    Ok(rep)
+}
+
+/// A sink that keeps nothing: a dry run renders to find errors and writes nothing.
+struct Discard;
+
+impl Sink for Discard {
+    fn accept(&mut self, _: usize, _: &EmittedMessage) -> std::io::Result<String> {
+        Ok(String::new())
+    }
+}
+
+/// Renders the bundled sample and fixture records; each failure becomes a diagnostic at the
+/// `data.sample` or `data.fixtures.NAME` key.
+pub fn dry_run(c: &CompiledSpec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut sets: Vec<(String, String, &crate::spec::model::Records)> = Vec::new();
+    if let Some(s) = &c.spec.data.sample {
+        sets.push(("/data/sample".into(), "sample".into(), s));
+    }
+    for (name, r) in &c.spec.data.fixtures {
+        sets.push((format!("/data/fixtures/{name}"), format!("fixture `{name}`"), r));
+    }
+    let opts = BatchOptions {
+        render: crate::render::RenderOptions {
+            // The Date does not change whether a record is valid; a fixed one keeps check pure.
+            date: chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").ok(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    for (ptr, what, records) in sets {
+        let span = c.map.key_span(&ptr);
+        let items = match c.open_records(records) {
+            Ok(i) => i,
+            Err(e) => {
+                out.push(Diagnostic::error(e.code, format!("{what}: {}", e.message)).at(c.file, span).label("these records"));
+                continue;
+            }
+        };
+        let mut reports = Vec::new();
+        let res = run(c, items, &opts, &mut Discard, &mut |r| {
+            if r.status != "ok" {
+                reports.push(r.clone());
+            }
+        });
+        if let Err(e) = res {
+            out.push(Diagnostic::error(Code::IoRead, format!("{what}: {e}")).at(c.file, span.clone()));
+        }
+        for r in reports {
+            for e in &r.errors {
+                let key = r.key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default();
+                let mut d = Diagnostic::error(e.code, format!("{what}, record {}{key}: {}", r.index, e.message))
+                    .at(c.file, span.clone())
+                    .label("records from here");
+                if let Some(at) = &e.at {
+                    d = d.note(format!("while rendering `{at}`"));
+                }
+                out.push(d);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,184 @@
+//! Sinks: where emitted messages go. The only stage that writes files.
+//!
+//! Input: [`EmittedMessage`]s in record order. Output: a directory of `.eml` files (one per
+//! record, named from its key), an mboxrd file, or a Maildir. Every sink writes the message
+//! bytes exactly as emitted, except the mbox, whose format is defined with local line ends.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::render::EmittedMessage;
+
+/// Receives messages, in record order.
+pub trait Sink {
+    /// Stores one message; returns where it went (a path, or a description).
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn accept(&mut self, index: usize, message: &EmittedMessage) -> io::Result<String>;
+    /// Flushes and closes.
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A file-name-safe form of a record key: ASCII letters, digits, `.`, `_`, `-`, `@`, `+` kept,
+/// anything else `_`, at most 100 characters, never starting with `.` (no hidden files, no `..`).
+pub fn slug(key: &str) -> String {
+    let mut s: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-@+".contains(c) { c } else { '_' })
+        .take(100)
+        .collect();
+    if s.starts_with('.') || s.is_empty() {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// Writes `<dir>/<slug(key)>.eml`.
+#[derive(Debug)]
+pub struct DirSink {
+    dir: PathBuf,
+}
+
+impl DirSink {
+    /// Creates the directory if needed.
+    ///
+    /// # Errors
+    /// When it cannot be created.
+    pub fn new(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        Ok(DirSink { dir: dir.to_path_buf() })
+    }
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a message.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("eml.tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+impl Sink for DirSink {
+    fn accept(&mut self, _index: usize, m: &EmittedMessage) -> io::Result<String> {
+        let path = self.dir.join(format!("{}.eml", slug(&m.key)));
+        write_atomically(&path, &m.bytes)?;
+        Ok(path.display().to_string())
+    }
+}
+
+/// Appends messages to an mboxrd file (every `>*From ` line gets one more `>`).
+#[derive(Debug)]
+pub struct MboxSink {
+    out: BufWriter<File>,
+    path: PathBuf,
+}
+
+impl MboxSink {
+    /// Creates (truncates) the file.
+    ///
+    /// # Errors
+    /// When it cannot be created.
+    pub fn new(path: &Path) -> io::Result<Self> {
+        Ok(MboxSink { out: BufWriter::new(File::create(path)?), path: path.to_path_buf() })
+    }
+}
+
+/// One message in mboxrd form: a `From ` separator line, the message with local (LF) line ends
+/// and `>*From ` lines quoted, and a blank line.
+pub fn mboxrd_entry(m: &EmittedMessage) -> Vec<u8> {
+    let sender = m.envelope.from.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "MAILER-DAEMON".into());
+    let when = m.date.with_timezone(&chrono::Utc).format("%a %b %e %H:%M:%S %Y");
+    let mut out = format!("From {sender} {when}\n").into_bytes();
+    let text = &m.bytes;
+    for line in text.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let quoted = line.iter().position(|&b| b != b'>').is_some_and(|i| line[i..].starts_with(b"From "));
+        if quoted {
+            out.push(b'>');
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    // The split leaves one empty line after the final CRLF; the blank separator line follows it.
+    out
+}
+
+impl Sink for MboxSink {
+    fn accept(&mut self, _index: usize, m: &EmittedMessage) -> io::Result<String> {
+        self.out.write_all(&mboxrd_entry(m))?;
+        Ok(self.path.display().to_string())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+}
+
+/// Delivers into a Maildir: written to `tmp/`, then renamed into `new/` (the Maildir protocol,
+/// so a reader never sees a partial file).
+#[derive(Debug)]
+pub struct MaildirSink {
+    dir: PathBuf,
+    stamp: String,
+}
+
+impl MaildirSink {
+    /// Creates `tmp/`, `new/` and `cur/` as needed. `stamp` makes names unique across runs
+    /// (the CLI passes the time and process id; tests pass a constant).
+    ///
+    /// # Errors
+    /// When the folders cannot be created.
+    pub fn new(dir: &Path, stamp: &str) -> io::Result<Self> {
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        Ok(MaildirSink { dir: dir.to_path_buf(), stamp: slug(stamp) })
+    }
+}
+
+impl Sink for MaildirSink {
+    fn accept(&mut self, index: usize, m: &EmittedMessage) -> io::Result<String> {
+        let name = format!("{}.{index}_{}.mailspec", self.stamp, slug(&m.key));
+        let tmp = self.dir.join("tmp").join(&name);
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&m.bytes)?;
+            f.sync_data()?;
+        }
+        let dest = self.dir.join("new").join(&name);
+        fs::rename(&tmp, &dest)?;
+        Ok(dest.display().to_string())
+    }
+}
+
+/// Writes one message's bytes to a writer (stdout).
+pub struct WriterSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> WriterSink<W> {
+    /// Wraps a writer.
+    pub fn new(out: W) -> Self {
+        WriterSink { out }
+    }
+}
+
+impl<W: Write> Sink for WriterSink<W> {
+    fn accept(&mut self, _index: usize, m: &EmittedMessage) -> io::Result<String> {
+        self.out.write_all(&m.bytes)?;
+        Ok("-".into())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

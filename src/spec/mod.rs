@@ -1,0 +1,194 @@
+//! Specs: loading, validating and compiling a spec file.
+//!
+//! `compile_path` runs the stages in order: read → [`yaml::load`] (positions kept) →
+//! [`crate::schema::validate`] (every violation at once) → serde into [`model::Spec`] →
+//! [`check`] (what the schema cannot express: body shape, addresses, headers, files, templates,
+//! variables, `cid:` references). Each stage reports located diagnostics; a later stage only runs
+//! when the earlier one found no error, so one mistake is not reported three times.
+
+pub mod check;
+pub mod model;
+pub mod yaml;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Code, Diagnostic, FileId, Sources};
+use crate::template::{Flavor, Templates};
+use model::Spec;
+use yaml::SourceMap;
+
+/// The spec language versions this build understands.
+pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+
+/// A template slot: one templated value of the spec.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    /// How the output is escaped.
+    pub flavor: Flavor,
+    /// The template's name in its environment (a JSON Pointer for inline text, a path for files).
+    pub name: String,
+    /// Record fields it reads (top level).
+    pub variables: Vec<String>,
+}
+
+/// A spec that passed every check, with its templates compiled.
+#[derive(Debug)]
+pub struct CompiledSpec {
+    /// The spec file as given.
+    pub path: PathBuf,
+    /// The spec's directory (canonical): static files and templated paths stay inside it.
+    pub dir: PathBuf,
+    /// The spec's name (`name:` or the file stem).
+    pub name: String,
+    /// The parsed spec.
+    pub spec: Spec,
+    /// Compiled templates.
+    pub templates: Templates,
+    /// Source texts for diagnostics (the spec, template files, data files).
+    pub sources: Sources,
+    /// The spec's file id in `sources`.
+    pub file: FileId,
+    /// Where each node of the spec is.
+    pub map: SourceMap,
+    /// Templated values by JSON Pointer (inline) — values that are not templates are absent.
+    pub slots: HashMap<String, Slot>,
+    /// Warnings found while compiling.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads, validates and compiles the spec at `path`.
+///
+/// # Errors
+/// Every problem found, located; `sources` in the error tuple holds the texts to render them.
+pub fn compile_path(path: &Path) -> Result<CompiledSpec, (Sources, Vec<Diagnostic>)> {
+    let mut sources = Sources::default();
+    let shown = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Err((sources, vec![Diagnostic::error(Code::IoRead, format!("cannot read `{shown}`: {e}"))]));
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err((sources, vec![Diagnostic::error(Code::IoRead, format!("`{shown}` is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()))]));
+        }
+    };
+    let file = sources.add(shown, text);
+    compile_source(path, sources, file)
+}
+
+/// Compiles a spec whose text is already in `sources`.
+///
+/// # Errors
+/// As [`compile_path`].
+pub fn compile_source(path: &Path, sources: Sources, file: FileId) -> Result<CompiledSpec, (Sources, Vec<Diagnostic>)> {
+    let doc = match yaml::load(&sources, file) {
+        Ok(d) => d,
+        Err(d) => return Err((sources, d)),
+    };
+    // The version decides which schema applies: check it first, alone.
+    if let Some(v) = doc.value.get("mailspec") {
+        if !v.as_u64().is_some_and(|v| SUPPORTED_VERSIONS.contains(&(v as u32))) {
+            let d = Diagnostic::error(Code::SpecVersion, format!("unsupported spec version `{v}`"))
+                .at(file, doc.map.value_span("/mailspec"))
+                .label("this build reads version 1")
+                .help("write `mailspec: 1`");
+            return Err((sources, vec![d]));
+        }
+    }
+    if let Err(d) = crate::schema::validate(&doc) {
+        return Err((sources, d));
+    }
+    let spec: Spec = match serde_json::from_value(doc.value.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            // The schema and the types agree, so this is rare; still report it, located at the top.
+            return Err((sources, vec![Diagnostic::error(Code::SchemaType, format!("invalid spec: {e}")).at(file, 0..0)]));
+        }
+    };
+    let dir = path
+        .parent()
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."));
+    let name = spec.name.clone().unwrap_or_else(|| {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".into())
+    });
+    let roots: Vec<PathBuf> = if spec.templates.is_empty() {
+        vec![dir.clone()]
+    } else {
+        spec.templates.iter().map(|t| dir.join(t)).collect()
+    };
+    let mut compiled = CompiledSpec {
+        path: path.to_path_buf(),
+        dir,
+        name,
+        spec,
+        templates: Templates::new(roots),
+        sources,
+        file,
+        map: doc.map,
+        slots: HashMap::new(),
+        warnings: Vec::new(),
+    };
+    let errors = check::check(&mut compiled);
+    if errors.iter().any(Diagnostic::is_error) {
+        let CompiledSpec { sources, .. } = compiled;
+        return Err((sources, errors));
+    }
+    compiled.warnings = errors;
+    Ok(compiled)
+}
+
+impl CompiledSpec {
+    /// Template roots, for confinement checks.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        if self.spec.templates.is_empty() {
+            vec![self.dir.clone()]
+        } else {
+            self.spec.templates.iter().map(|t| self.dir.join(t)).collect()
+        }
+    }
+
+    /// Declared top-level field names.
+    pub fn field_names(&self) -> HashSet<&str> {
+        self.spec.data.fields.keys().map(String::as_str).collect()
+    }
+}
+
+impl CompiledSpec {
+    /// Opens a set of records declared in the spec (sample or fixture).
+    ///
+    /// # Errors
+    /// When the file cannot be opened or parsed as a whole.
+    pub fn open_records(&self, r: &model::Records) -> Result<Box<dyn Iterator<Item = crate::data::Item>>, crate::data::DataError> {
+        match r {
+            model::Records::Inline(items) => {
+                let items: Vec<crate::data::Item> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Ok(crate::data::RawRecord { index: i + 1, line: None, values: v.clone(), from_text: false }))
+                    .collect();
+                Ok(Box::new(items.into_iter()))
+            }
+            model::Records::File(rel) => {
+                let path = match crate::template::resolve_confined(std::slice::from_ref(&self.dir), rel) {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return Err(crate::data::DataError { code: Code::SpecFileNotFound, field: None, message: format!("data file `{rel}` not found") }),
+                    Err(m) => return Err(crate::data::DataError { code: Code::SpecPathEscape, field: None, message: m }),
+                };
+                let format = crate::data::Format::from_path(&path).ok_or_else(|| crate::data::DataError {
+                    code: Code::DataParse,
+                    field: None,
+                    message: format!("cannot tell the format of `{rel}` from its extension (.csv, .json, .jsonl, .yaml)"),
+                })?;
+                let f = std::fs::File::open(&path).map_err(|e| crate::data::DataError { code: Code::IoRead, field: None, message: format!("cannot open `{rel}`: {e}") })?;
+                crate::data::read(Box::new(std::io::BufReader::new(f)), format)
+            }
+        }
+    }
+}

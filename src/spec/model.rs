@@ -1,0 +1,354 @@
+//! The spec language as serde types.
+//!
+//! These types are the single source of truth: the JSON Schema in
+//! `schema/mailspec.schema.json` is derived from them with `schemars`, and a
+//! test fails when the checked-in file drifts. Doc comments become the schema's
+//! descriptions, which editors show on hover, so they are written for spec
+//! authors.
+//!
+//! Every struct denies unknown fields (`additionalProperties: false`), so a
+//! misspelled key is always caught.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A mailspec message spec: one kind of email, its data bindings and its sample data.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mailspec message spec")]
+pub struct Spec {
+    /// Version of the spec language. Only `1` exists today.
+    pub mailspec: u32,
+    /// Short machine-friendly name of the message (defaults to the file name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What this message is for, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Directories (relative to the spec) where templates, includes and layouts are looked up.
+    /// Defaults to the spec's own directory. A template can never be read from outside these roots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<String>,
+    /// The record fields this spec uses, their types, and sample data.
+    #[serde(default)]
+    pub data: DataSpec,
+    /// The message: headers, envelope and body.
+    pub message: MessageSpec,
+}
+
+/// Data bindings: which record fields the spec needs and of which type.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// The field that identifies a record. It names output files and seeds the Message-ID.
+    /// When absent, records are identified by their 1-based position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The fields, by name, in the order they are documented.
+    #[serde(default)]
+    pub fields: IndexMap<String, Field>,
+    /// Records used when no data file is given: a path to a CSV, JSON, JSONL or YAML file
+    /// (relative to the spec), or a list of records written inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Records>,
+    /// Named sets of records that `mailspec test` renders and compares with snapshots.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub fixtures: IndexMap<String, Records>,
+}
+
+/// Records given either as a file path or inline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Records {
+    /// A path, relative to the spec, to a `.csv`, `.json`, `.jsonl` or `.yaml` file.
+    File(String),
+    /// Records written inline, one mapping each.
+    Inline(Vec<serde_json::Map<String, serde_json::Value>>),
+}
+
+/// The type of a record field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// Any text.
+    String,
+    /// One email address (`user@example.com`), checked strictly.
+    Email,
+    /// A whole number.
+    Integer,
+    /// A decimal number such as a price (`1234.56`); kept exact, never a float.
+    Decimal,
+    /// `true` or `false` (CSV also accepts `yes`/`no`, `1`/`0`).
+    Boolean,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An instant, RFC 3339 (`2024-06-15T13:15:07+01:00`).
+    Datetime,
+    /// An absolute `http` or `https` URL.
+    Url,
+    /// A list of values, each described by `items`.
+    List,
+    /// A nested record, described by `fields`.
+    Object,
+}
+
+/// One record field.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// The field's type.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Whether a record must have this field. Defaults to `true` unless a `default` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+    /// The value used when the record has no such field (makes the field optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// What the field holds, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// For `list`: the type of each element.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Box<Field>>,
+    /// For `object`: its fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<IndexMap<String, Field>>,
+    /// Largest accepted size: characters for text, elements for a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+}
+
+/// One or more addresses: a string (`Name <user@example.com>`, or several separated by commas),
+/// a mapping with `name` and `email`, or a list of either.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Addresses {
+    /// One or more addresses in one string; may be a template.
+    One(AddressItem),
+    /// Several addresses.
+    Many(Vec<AddressItem>),
+}
+
+/// One address (or a comma-separated list in a string).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AddressItem {
+    /// `Name <user@example.com>` or `user@example.com`; may be a template. Values inserted by
+    /// `{{ }}` are data: they can never add an address or change the structure.
+    Text(String),
+    /// A display name and an address, each a template.
+    Parts(AddressParts),
+}
+
+/// A display name and an address given separately.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressParts {
+    /// The display name (any text; encoded as needed). May be a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The address (`user@example.com`). May be a template.
+    pub email: String,
+}
+
+/// The message: headers, envelope and body.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// Author (`From`). Required.
+    pub from: Addresses,
+    /// `Sender`, when the sender is not the author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<Addresses>,
+    /// Primary recipients (`To`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Addresses>,
+    /// Copy recipients (`Cc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cc: Option<Addresses>,
+    /// Blind copy recipients: added to the envelope only, never written into the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bcc: Option<Addresses>,
+    /// Where replies go (`Reply-To`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Addresses>,
+    /// The subject, a template.
+    pub subject: String,
+    /// Message-IDs this message replies to (`In-Reply-To`), each a template, with or without `<>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<StringOrList>,
+    /// Message-IDs of the thread (`References`), each a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<StringOrList>,
+    /// Extra header fields, written in the order given. Values are templates.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, String>,
+    /// How the Message-ID is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<MessageIdSpec>,
+    /// Where the `Date` comes from: a template that renders an RFC 3339 instant, usually a
+    /// `datetime` field (`"{{ order_date }}"`). When absent, `--date` or `SOURCE_DATE_EPOCH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The SMTP envelope. By default MAIL FROM is the `Sender` or first `From` address and
+    /// RCPT TO is every To, Cc and Bcc address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<EnvelopeSpec>,
+    /// Allow UTF-8 in addresses and headers (RFC 6531/6532). Off by default: non-ASCII local
+    /// parts are then an error and non-ASCII text is encoded (RFC 2047).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub smtputf8: bool,
+    /// Shorthand body: the plain-text part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Content>,
+    /// Shorthand body: the HTML part (always autoescaped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<Content>,
+    /// Shorthand body: images and other parts referenced from the HTML by `cid:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline: Vec<Part>,
+    /// Shorthand body: attachments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Part>,
+    /// Explicit part tree, for full control. Cannot be combined with `text`, `html`,
+    /// `inline` or `attachments`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Part>,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StringOrList {
+    /// One value.
+    One(String),
+    /// Several values.
+    Many(Vec<String>),
+}
+
+impl StringOrList {
+    /// The values as a slice-like list.
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            StringOrList::One(s) => vec![s.as_str()],
+            StringOrList::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// How the Message-ID is made: `<hash(spec, record key)@domain>`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageIdSpec {
+    /// The domain after `@`. Defaults to the domain of the first `From` address.
+    pub domain: String,
+}
+
+/// The SMTP envelope.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeSpec {
+    /// The return path (MAIL FROM), a template rendering one address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The recipients (RCPT TO), replacing the default To + Cc + Bcc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Addresses>,
+}
+
+/// Where a text or HTML body comes from. Give exactly one of `template`, `content` or `file`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Content {
+    /// A template file, relative to a template root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// An inline template (use a YAML block scalar `|`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// A file sent as is (not a template), relative to the spec. The path may be a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The charset declared for the text. Only `utf-8` (the default) and `us-ascii` are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// Force a transfer encoding instead of choosing from the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_encoding: Option<TransferEncodingSpec>,
+}
+
+/// A MIME part: a multipart container (`multipart` + `parts`) or a leaf (`type` + one content source).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    /// Makes this part a container: `mixed`, `alternative`, `related`, or any multipart subtype.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<String>,
+    /// The children of a multipart container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
+    /// The media type of a leaf (`text/plain`, `image/png`, `message/rfc822`, ...).
+    /// Defaults from the file name's extension.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Extra Content-Type parameters (`method: REQUEST` for `text/calendar`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub params: IndexMap<String, String>,
+    /// A template file, relative to a template root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// An inline template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// A file sent as is, relative to the spec. The path may be a template
+    /// (`invoices/{{ order_id }}.pdf`); it may not leave the spec's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The charset of a text part (default `utf-8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// `inline` or `attachment`. Defaults to `attachment` in `attachments`, `inline` in `inline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<DispositionSpec>,
+    /// The file name the recipient sees; a template. Defaults to the file's own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// The Content-ID, referenced from HTML as `cid:<this>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
+    /// A short description (`Content-Description`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Force a transfer encoding instead of choosing from the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_encoding: Option<TransferEncodingSpec>,
+}
+
+/// Content-Disposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DispositionSpec {
+    /// Shown in the body (images referenced by `cid:`).
+    Inline,
+    /// Offered as a file.
+    Attachment,
+}
+
+/// A transfer encoding to force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TransferEncodingSpec {
+    /// 7-bit ASCII lines (fails if the content is not).
+    #[serde(rename = "7bit")]
+    SevenBit,
+    /// 8-bit lines (needs 8BITMIME at the server).
+    #[serde(rename = "8bit")]
+    EightBit,
+    /// Quoted-printable.
+    #[serde(rename = "quoted-printable")]
+    QuotedPrintable,
+    /// Base64.
+    #[serde(rename = "base64")]
+    Base64,
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary (one link step on a 2-core machine).
+
+mod util;
+
+mod diagnostics;
+mod examples;
+mod schema;
