@@ -29,11 +29,10 @@ pub struct Selection {
 impl Selection {
     /// Whether the record at `index` is selected (before `limit`).
     pub fn includes(&self, index: usize) -> bool {
-        if let Some(r) = &self.records {
-            if !r.iter().any(|&(a, b)| (a..=b).contains(&index)) {
+        if let Some(r) = &self.records
+            && !r.iter().any(|&(a, b)| (a..=b).contains(&index)) {
                 return false;
             }
-        }
         if let Some((i, n)) = self.shard {
             // A deterministic partition by position: every record in exactly one shard.
             if (index - 1) % n != i - 1 {
@@ -52,10 +51,18 @@ impl Selection {
             .map(|part| {
                 let part = part.trim();
                 let (a, b) = part.split_once('-').unwrap_or((part, part));
-                let a: usize = a.trim().parse().map_err(|_| format!("`{part}` is not a record number or range"))?;
-                let b: usize = b.trim().parse().map_err(|_| format!("`{part}` is not a record number or range"))?;
+                let a: usize = a
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`{part}` is not a record number or range"))?;
+                let b: usize = b
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`{part}` is not a record number or range"))?;
                 if a == 0 || b < a {
-                    return Err(format!("`{part}`: records are numbered from 1, ranges go up"));
+                    return Err(format!(
+                        "`{part}`: records are numbered from 1, ranges go up"
+                    ));
                 }
                 Ok((a, b))
             })
@@ -67,9 +74,17 @@ impl Selection {
     /// # Errors
     /// A message saying what is wrong.
     pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
-        let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not `I/N`"))?;
-        let i: usize = i.trim().parse().map_err(|_| format!("`{s}` is not `I/N`"))?;
-        let n: usize = n.trim().parse().map_err(|_| format!("`{s}` is not `I/N`"))?;
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not `I/N`"))?;
+        let i: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not `I/N`"))?;
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not `I/N`"))?;
         if n == 0 || i == 0 || i > n {
             return Err(format!("shard `{s}`: need 1 ≤ I ≤ N"));
         }
@@ -224,22 +239,49 @@ fn process(
                 status: "error",
                 message_id: None,
                 output: None,
-                errors: vec![ReportError { code: e.code, field: e.field, at: None, message: e.message }],
+                errors: vec![ReportError {
+                    code: e.code,
+                    field: e.field,
+                    at: None,
+                    message: e.message,
+                }],
             });
         }
     };
     let index = raw.index;
     // The key as written, even when the record fails its checks, so the report can name it.
-    let raw_key = c.spec.data.key.as_ref().and_then(|k| raw.values.get(k)).and_then(|v| match v {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Null => None,
-        v => Some(v.to_string()),
-    });
-    let mut rep = RecordReport { index, key: raw_key, line, status: "error", message_id: None, output: None, errors: Vec::new() };
+    let raw_key = c
+        .spec
+        .data
+        .key
+        .as_ref()
+        .and_then(|k| raw.values.get(k))
+        .and_then(|v| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            v => Some(v.to_string()),
+        });
+    let mut rep = RecordReport {
+        index,
+        key: raw_key,
+        line,
+        status: "error",
+        message_id: None,
+        output: None,
+        errors: Vec::new(),
+    };
     let record = match data::coerce(&c.spec.data.fields, &raw) {
         Ok(r) => r,
         Err(errs) => {
-            rep.errors = errs.into_iter().map(|e| ReportError { code: e.code, field: e.field, at: None, message: e.message }).collect();
+            rep.errors = errs
+                .into_iter()
+                .map(|e| ReportError {
+                    code: e.code,
+                    field: e.field,
+                    at: None,
+                    message: e.message,
+                })
+                .collect();
             return Ok(rep);
         }
     };
@@ -262,7 +304,15 @@ fn process(
             rep.output = Some(out);
         }
         Err(errs) => {
-            rep.errors = errs.into_iter().map(|e| ReportError { code: e.code, field: e.field, at: e.at, message: e.message }).collect();
+            rep.errors = errs
+                .into_iter()
+                .map(|e| ReportError {
+                    code: e.code,
+                    field: e.field,
+                    at: e.at,
+                    message: e.message,
+                })
+                .collect();
         }
     }
     Ok(rep)
@@ -286,7 +336,11 @@ pub fn dry_run(c: &CompiledSpec) -> Vec<Diagnostic> {
         sets.push(("/data/sample".into(), "sample".into(), s));
     }
     for (name, r) in &c.spec.data.fixtures {
-        sets.push((format!("/data/fixtures/{name}"), format!("fixture `{name}`"), r));
+        sets.push((
+            format!("/data/fixtures/{name}"),
+            format!("fixture `{name}`"),
+            r,
+        ));
     }
     let opts = BatchOptions {
         render: crate::render::RenderOptions {
@@ -301,7 +355,11 @@ pub fn dry_run(c: &CompiledSpec) -> Vec<Diagnostic> {
         let items = match c.open_records(records) {
             Ok(i) => i,
             Err(e) => {
-                out.push(Diagnostic::error(e.code, format!("{what}: {}", e.message)).at(c.file, span).label("these records"));
+                out.push(
+                    Diagnostic::error(e.code, format!("{what}: {}", e.message))
+                        .at(c.file, span)
+                        .label("these records"),
+                );
                 continue;
             }
         };
@@ -312,14 +370,23 @@ pub fn dry_run(c: &CompiledSpec) -> Vec<Diagnostic> {
             }
         });
         if let Err(e) = res {
-            out.push(Diagnostic::error(Code::IoRead, format!("{what}: {e}")).at(c.file, span.clone()));
+            out.push(
+                Diagnostic::error(Code::IoRead, format!("{what}: {e}")).at(c.file, span.clone()),
+            );
         }
         for r in reports {
             for e in &r.errors {
-                let key = r.key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default();
-                let mut d = Diagnostic::error(e.code, format!("{what}, record {}{key}: {}", r.index, e.message))
-                    .at(c.file, span.clone())
-                    .label("records from here");
+                let key = r
+                    .key
+                    .as_ref()
+                    .map(|k| format!(" (key `{k}`)"))
+                    .unwrap_or_default();
+                let mut d = Diagnostic::error(
+                    e.code,
+                    format!("{what}, record {}{key}: {}", r.index, e.message),
+                )
+                .at(c.file, span.clone())
+                .label("records from here");
                 if let Some(at) = &e.at {
                     d = d.note(format!("while rendering `{at}`"));
                 }

@@ -83,7 +83,11 @@ pub struct DataError {
 
 impl DataError {
     fn new(code: Code, field: Option<String>, message: impl Into<String>) -> Self {
-        DataError { code, field, message: message.into() }
+        DataError {
+            code,
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -94,7 +98,10 @@ pub type Item = Result<RawRecord, (usize, Option<u64>, DataError)>;
 ///
 /// # Errors
 /// When the source as a whole cannot be read (not UTF-8 JSON, not an array...).
-pub fn read(reader: Box<dyn Read>, format: Format) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
+pub fn read(
+    reader: Box<dyn Read>,
+    format: Format,
+) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
     match format {
         Format::Csv => Ok(Box::new(read_csv(reader)?)),
         Format::Jsonl => Ok(Box::new(read_jsonl(reader))),
@@ -107,9 +114,18 @@ fn read_csv(reader: Box<dyn Read>) -> Result<impl Iterator<Item = Item>, DataErr
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let headers = rdr
         .headers()
-        .map_err(|e| DataError::new(Code::DataParse, None, format!("cannot read the CSV header row: {e}")))?
+        .map_err(|e| {
+            DataError::new(
+                Code::DataParse,
+                None,
+                format!("cannot read the CSV header row: {e}"),
+            )
+        })?
         .clone();
-    let names: Vec<String> = headers.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_string()).collect();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
     let mut index = 0usize;
     let mut record = csv::StringRecord::new();
     let mut done = false;
@@ -123,26 +139,50 @@ fn read_csv(reader: Box<dyn Read>) -> Result<impl Iterator<Item = Item>, DataErr
                 Ok(false) => return None,
                 Ok(true) => {
                     let line = record.position().map(|p| p.line());
-                    if record.len() == 1 && record.get(0).is_some_and(str::is_empty) && names.len() > 1 {
+                    if record.len() == 1
+                        && record.get(0).is_some_and(str::is_empty)
+                        && names.len() > 1
+                    {
                         // A blank line: not a record.
                         index -= 1;
                         continue;
                     }
                     if record.len() != names.len() {
-                        return Some(Err((index, line, DataError::new(
-                            Code::DataParse,
-                            None,
-                            format!("row has {} cells, the header has {}", record.len(), names.len()),
-                        ))));
+                        return Some(Err((
+                            index,
+                            line,
+                            DataError::new(
+                                Code::DataParse,
+                                None,
+                                format!(
+                                    "row has {} cells, the header has {}",
+                                    record.len(),
+                                    names.len()
+                                ),
+                            ),
+                        )));
                     }
                     if record.as_slice().len() > MAX_RECORD_BYTES {
-                        return Some(Err((index, line, DataError::new(Code::DataLimit, None, format!("row is larger than {MAX_RECORD_BYTES} bytes")))));
+                        return Some(Err((
+                            index,
+                            line,
+                            DataError::new(
+                                Code::DataLimit,
+                                None,
+                                format!("row is larger than {MAX_RECORD_BYTES} bytes"),
+                            ),
+                        )));
                     }
                     let mut values = Map::new();
                     for (name, cell) in names.iter().zip(record.iter()) {
                         values.insert(name.clone(), Value::String(cell.to_string()));
                     }
-                    return Some(Ok(RawRecord { index, line, values, from_text: true }));
+                    return Some(Ok(RawRecord {
+                        index,
+                        line,
+                        values,
+                        from_text: true,
+                    }));
                 }
                 Err(e) => {
                     let line = e.position().map(|p| p.line());
@@ -152,7 +192,11 @@ fn read_csv(reader: Box<dyn Read>) -> Result<impl Iterator<Item = Item>, DataErr
                     };
                     // An I/O error ends the source; a bad row does not.
                     done = matches!(e.kind(), csv::ErrorKind::Io(_));
-                    return Some(Err((index, line, DataError::new(Code::DataParse, None, msg))));
+                    return Some(Err((
+                        index,
+                        line,
+                        DataError::new(Code::DataParse, None, msg),
+                    )));
                 }
             }
         }
@@ -168,12 +212,19 @@ fn read_jsonl(reader: Box<dyn Read>) -> impl Iterator<Item = Item> {
         loop {
             buf.clear();
             // Bounded read: a single line may not exceed the record limit.
-            let n = match (&mut lines).take(MAX_RECORD_BYTES as u64 + 1).read_until(b'\n', &mut buf) {
+            let n = match (&mut lines)
+                .take(MAX_RECORD_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buf)
+            {
                 Ok(0) => return None,
                 Ok(n) => n,
                 Err(e) => {
                     index += 1;
-                    return Some(Err((index, Some(line_no + 1), DataError::new(Code::DataParse, None, format!("cannot read: {e}")))));
+                    return Some(Err((
+                        index,
+                        Some(line_no + 1),
+                        DataError::new(Code::DataParse, None, format!("cannot read: {e}")),
+                    )));
                 }
             };
             line_no += 1;
@@ -182,13 +233,25 @@ fn read_jsonl(reader: Box<dyn Read>) -> impl Iterator<Item = Item> {
                 // Skip the rest of the oversized line.
                 let mut sink = Vec::new();
                 let _ = lines.read_until(b'\n', &mut sink);
-                return Some(Err((index, Some(line_no), DataError::new(Code::DataLimit, None, format!("line is larger than {MAX_RECORD_BYTES} bytes")))));
+                return Some(Err((
+                    index,
+                    Some(line_no),
+                    DataError::new(
+                        Code::DataLimit,
+                        None,
+                        format!("line is larger than {MAX_RECORD_BYTES} bytes"),
+                    ),
+                )));
             }
             let text = match std::str::from_utf8(&buf) {
                 Ok(t) => t.trim(),
                 Err(_) => {
                     index += 1;
-                    return Some(Err((index, Some(line_no), DataError::new(Code::DataParse, None, "line is not valid UTF-8"))));
+                    return Some(Err((
+                        index,
+                        Some(line_no),
+                        DataError::new(Code::DataParse, None, "line is not valid UTF-8"),
+                    )));
                 }
             };
             if text.is_empty() {
@@ -196,9 +259,26 @@ fn read_jsonl(reader: Box<dyn Read>) -> impl Iterator<Item = Item> {
             }
             index += 1;
             return Some(match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(values)) => Ok(RawRecord { index, line: Some(line_no), values, from_text: false }),
-                Ok(other) => Err((index, Some(line_no), DataError::new(Code::DataParse, None, format!("expected a JSON object, found {}", json_kind(&other))))),
-                Err(e) => Err((index, Some(line_no), DataError::new(Code::DataParse, None, format!("invalid JSON: {e}")))),
+                Ok(Value::Object(values)) => Ok(RawRecord {
+                    index,
+                    line: Some(line_no),
+                    values,
+                    from_text: false,
+                }),
+                Ok(other) => Err((
+                    index,
+                    Some(line_no),
+                    DataError::new(
+                        Code::DataParse,
+                        None,
+                        format!("expected a JSON object, found {}", json_kind(&other)),
+                    ),
+                )),
+                Err(e) => Err((
+                    index,
+                    Some(line_no),
+                    DataError::new(Code::DataParse, None, format!("invalid JSON: {e}")),
+                )),
             });
         }
     })
@@ -217,8 +297,21 @@ fn json_kind(v: &Value) -> &'static str {
 
 fn records_from_array(items: Vec<Value>) -> Box<dyn Iterator<Item = Item>> {
     Box::new(items.into_iter().enumerate().map(|(i, v)| match v {
-        Value::Object(values) => Ok(RawRecord { index: i + 1, line: None, values, from_text: false }),
-        other => Err((i + 1, None, DataError::new(Code::DataParse, None, format!("expected an object, found {}", json_kind(&other))))),
+        Value::Object(values) => Ok(RawRecord {
+            index: i + 1,
+            line: None,
+            values,
+            from_text: false,
+        }),
+        other => Err((
+            i + 1,
+            None,
+            DataError::new(
+                Code::DataParse,
+                None,
+                format!("expected an object, found {}", json_kind(&other)),
+            ),
+        )),
     }))
 }
 
@@ -229,8 +322,19 @@ fn read_json(mut reader: Box<dyn Read>) -> Result<Box<dyn Iterator<Item = Item>>
         .map_err(|e| DataError::new(Code::DataParse, None, format!("cannot read JSON: {e}")))?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Array(items)) => Ok(records_from_array(items)),
-        Ok(other) => Err(DataError::new(Code::DataParse, None, format!("expected a JSON array of objects, found {}", json_kind(&other)))),
-        Err(e) => Err(DataError::new(Code::DataParse, None, format!("invalid JSON: {e}"))),
+        Ok(other) => Err(DataError::new(
+            Code::DataParse,
+            None,
+            format!(
+                "expected a JSON array of objects, found {}",
+                json_kind(&other)
+            ),
+        )),
+        Err(e) => Err(DataError::new(
+            Code::DataParse,
+            None,
+            format!("invalid JSON: {e}"),
+        )),
     }
 }
 
@@ -244,8 +348,19 @@ fn read_yaml(mut reader: Box<dyn Read>) -> Result<Box<dyn Iterator<Item = Item>>
     // Data files share the spec loader's limits and typing; a sequence at the top is required.
     match crate::spec::yaml::load_any(&sources, id) {
         Ok(Value::Array(items)) => Ok(records_from_array(items)),
-        Ok(other) => Err(DataError::new(Code::DataParse, None, format!("expected a YAML list of mappings, found {}", json_kind(&other)))),
-        Err(d) => Err(DataError::new(Code::DataParse, None, d.first().map(|d| d.message.clone()).unwrap_or_default())),
+        Ok(other) => Err(DataError::new(
+            Code::DataParse,
+            None,
+            format!(
+                "expected a YAML list of mappings, found {}",
+                json_kind(&other)
+            ),
+        )),
+        Err(d) => Err(DataError::new(
+            Code::DataParse,
+            None,
+            d.first().map(|d| d.message.clone()).unwrap_or_default(),
+        )),
     }
 }
 
@@ -254,11 +369,25 @@ fn read_yaml(mut reader: Box<dyn Read>) -> Result<Box<dyn Iterator<Item = Item>>
 ///
 /// # Errors
 /// Every problem with the record, one per field.
-pub fn coerce(fields: &IndexMap<String, Field>, raw: &RawRecord) -> Result<Map<String, Value>, Vec<DataError>> {
+pub fn coerce(
+    fields: &IndexMap<String, Field>,
+    raw: &RawRecord,
+) -> Result<Map<String, Value>, Vec<DataError>> {
     let mut out = Map::new();
     let mut errors = Vec::new();
-    coerce_fields(fields, &raw.values, raw.from_text, "", &mut out, &mut errors);
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    coerce_fields(
+        fields,
+        &raw.values,
+        raw.from_text,
+        "",
+        &mut out,
+        &mut errors,
+    );
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn coerce_fields(
@@ -275,7 +404,7 @@ fn coerce_fields(
         // the default), never render as "Hello ,".
         let value = values
             .get(name)
-            .filter(|v| !v.is_null() && !(from_text && v.as_str() == Some("")));
+            .filter(|v| !(v.is_null() || from_text && v.as_str() == Some("")));
         match value {
             Some(v) => match coerce_value(field, v, from_text, &path) {
                 Ok(v) => {
@@ -289,7 +418,11 @@ fn coerce_fields(
                 } else if field.required == Some(false) {
                     out.insert(name.clone(), Value::Null);
                 } else {
-                    errors.push(DataError::new(Code::DataMissingField, Some(path.clone()), format!("missing required field `{path}`")));
+                    errors.push(DataError::new(
+                        Code::DataMissingField,
+                        Some(path.clone()),
+                        format!("missing required field `{path}`"),
+                    ));
                 }
             }
         }
@@ -297,17 +430,28 @@ fn coerce_fields(
 }
 
 /// Converts one value to the field's type.
-pub fn coerce_value(field: &Field, v: &Value, from_text: bool, path: &str) -> Result<Value, Vec<DataError>> {
+pub fn coerce_value(
+    field: &Field,
+    v: &Value,
+    from_text: bool,
+    path: &str,
+) -> Result<Value, Vec<DataError>> {
     let bad = |msg: String| vec![DataError::new(Code::DataType, Some(path.to_string()), msg)];
-    if let Value::String(s) = v {
-        if s.len() > MAX_FIELD_BYTES {
-            return Err(vec![DataError::new(Code::DataLimit, Some(path.to_string()), format!("`{path}` is {} bytes, more than the limit of {MAX_FIELD_BYTES}", s.len()))]);
+    if let Value::String(s) = v
+        && s.len() > MAX_FIELD_BYTES {
+            return Err(vec![DataError::new(
+                Code::DataLimit,
+                Some(path.to_string()),
+                format!(
+                    "`{path}` is {} bytes, more than the limit of {MAX_FIELD_BYTES}",
+                    s.len()
+                ),
+            )]);
         }
-    }
     let text = v.as_str();
     let shown = || match v {
         Value::String(s) => format!("`{}`", truncate(s, 60)),
-        other => format!("{}", json_kind(other)),
+        other => json_kind(other).to_string(),
     };
     let result = match field.kind {
         FieldType::String => match v {
@@ -319,14 +463,33 @@ pub fn coerce_value(field: &Field, v: &Value, from_text: bool, path: &str) -> Re
         FieldType::Email => match text {
             Some(s) => match crate::mime::parse_addr_spec(s.trim(), true) {
                 Ok(_) => Ok(Value::String(s.trim().to_string())),
-                Err(e) => Err(vec![DataError::new(Code::DataAddress, Some(path.to_string()), format!("`{path}` is not a valid email address ({e}): {}", shown()))]),
+                Err(e) => Err(vec![DataError::new(
+                    Code::DataAddress,
+                    Some(path.to_string()),
+                    format!("`{path}` is not a valid email address ({e}): {}", shown()),
+                )]),
             },
-            None => Err(bad(format!("`{path}` must be an email address, found {}", shown()))),
+            None => Err(bad(format!(
+                "`{path}` must be an email address, found {}",
+                shown()
+            ))),
         },
         FieldType::Integer => match v {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(v.clone()),
-            Value::String(s) => s.trim().parse::<i64>().map(|i| Value::Number(i.into())).map_err(|_| bad(format!("`{path}` must be a whole number, found {}", shown()))),
-            _ => Err(bad(format!("`{path}` must be a whole number, found {}", shown()))),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(|i| Value::Number(i.into()))
+                .map_err(|_| {
+                    bad(format!(
+                        "`{path}` must be a whole number, found {}",
+                        shown()
+                    ))
+                }),
+            _ => Err(bad(format!(
+                "`{path}` must be a whole number, found {}",
+                shown()
+            ))),
         },
         FieldType::Decimal => {
             // Kept as text so no binary rounding ever touches a price.
@@ -335,45 +498,74 @@ pub fn coerce_value(field: &Field, v: &Value, from_text: bool, path: &str) -> Re
                 Value::String(s) => s.trim().to_string(),
                 _ => String::new(),
             };
-            if is_decimal(&s) { Ok(Value::String(s)) } else { Err(bad(format!("`{path}` must be a decimal number like `1234.56`, found {}", shown()))) }
+            if is_decimal(&s) {
+                Ok(Value::String(s))
+            } else {
+                Err(bad(format!(
+                    "`{path}` must be a decimal number like `1234.56`, found {}",
+                    shown()
+                )))
+            }
         }
         FieldType::Boolean => match v {
             Value::Bool(_) => Ok(v.clone()),
             Value::String(s) if from_text => match s.trim().to_ascii_lowercase().as_str() {
                 "true" | "yes" | "1" => Ok(Value::Bool(true)),
                 "false" | "no" | "0" => Ok(Value::Bool(false)),
-                _ => Err(bad(format!("`{path}` must be true or false, found {}", shown()))),
+                _ => Err(bad(format!(
+                    "`{path}` must be true or false, found {}",
+                    shown()
+                ))),
             },
-            _ => Err(bad(format!("`{path}` must be true or false, found {}", shown()))),
+            _ => Err(bad(format!(
+                "`{path}` must be true or false, found {}",
+                shown()
+            ))),
         },
         FieldType::Date => match text.map(str::trim) {
-            Some(s) if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => Ok(Value::String(s.to_string())),
-            _ => Err(bad(format!("`{path}` must be a date `YYYY-MM-DD`, found {}", shown()))),
+            Some(s) if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+                Ok(Value::String(s.to_string()))
+            }
+            _ => Err(bad(format!(
+                "`{path}` must be a date `YYYY-MM-DD`, found {}",
+                shown()
+            ))),
         },
         FieldType::Datetime => match text.map(str::trim) {
             Some(s) if DateTime::parse_from_rfc3339(s).is_ok() => Ok(Value::String(s.to_string())),
-            _ => Err(bad(format!("`{path}` must be an RFC 3339 date and time like `2024-06-15T13:15:07+01:00`, found {}", shown()))),
+            _ => Err(bad(format!(
+                "`{path}` must be an RFC 3339 date and time like `2024-06-15T13:15:07+01:00`, found {}",
+                shown()
+            ))),
         },
         FieldType::Url => match text.map(str::trim) {
             Some(s) if is_url(s) => Ok(Value::String(s.to_string())),
-            _ => Err(bad(format!("`{path}` must be an absolute http(s) URL, found {}", shown()))),
+            _ => Err(bad(format!(
+                "`{path}` must be an absolute http(s) URL, found {}",
+                shown()
+            ))),
         },
         FieldType::List => {
             let parsed;
             let v = match v {
                 Value::String(s) if from_text => {
-                    parsed = serde_json::from_str::<Value>(s).map_err(|e| bad(format!("`{path}` must be a JSON list in the cell: {e}")))?;
+                    parsed = serde_json::from_str::<Value>(s).map_err(|e| {
+                        bad(format!("`{path}` must be a JSON list in the cell: {e}"))
+                    })?;
                     &parsed
                 }
                 v => v,
             };
             match v {
                 Value::Array(items) => {
-                    if let Some(max) = field.max_length {
-                        if items.len() as u64 > max {
-                            return Err(vec![DataError::new(Code::DataLimit, Some(path.to_string()), format!("`{path}` has {} elements, more than {max}", items.len()))]);
+                    if let Some(max) = field.max_length
+                        && items.len() as u64 > max {
+                            return Err(vec![DataError::new(
+                                Code::DataLimit,
+                                Some(path.to_string()),
+                                format!("`{path}` has {} elements, more than {max}", items.len()),
+                            )]);
                         }
-                    }
                     let mut out = Vec::with_capacity(items.len());
                     let mut errs = Vec::new();
                     for (i, item) in items.iter().enumerate() {
@@ -386,16 +578,25 @@ pub fn coerce_value(field: &Field, v: &Value, from_text: bool, path: &str) -> Re
                             None => out.push(item.clone()),
                         }
                     }
-                    if errs.is_empty() { Ok(Value::Array(out)) } else { Err(errs) }
+                    if errs.is_empty() {
+                        Ok(Value::Array(out))
+                    } else {
+                        Err(errs)
+                    }
                 }
-                _ => Err(bad(format!("`{path}` must be a list, found {}", json_kind(v)))),
+                _ => Err(bad(format!(
+                    "`{path}` must be a list, found {}",
+                    json_kind(v)
+                ))),
             }
         }
         FieldType::Object => {
             let parsed;
             let v = match v {
                 Value::String(s) if from_text => {
-                    parsed = serde_json::from_str::<Value>(s).map_err(|e| bad(format!("`{path}` must be a JSON object in the cell: {e}")))?;
+                    parsed = serde_json::from_str::<Value>(s).map_err(|e| {
+                        bad(format!("`{path}` must be a JSON object in the cell: {e}"))
+                    })?;
                     &parsed
                 }
                 v => v,
@@ -405,34 +606,53 @@ pub fn coerce_value(field: &Field, v: &Value, from_text: bool, path: &str) -> Re
                     let mut out = Map::new();
                     let mut errs = Vec::new();
                     coerce_fields(fields, m, false, &format!("{path}."), &mut out, &mut errs);
-                    if errs.is_empty() { Ok(Value::Object(out)) } else { Err(errs) }
+                    if errs.is_empty() {
+                        Ok(Value::Object(out))
+                    } else {
+                        Err(errs)
+                    }
                 }
                 (Value::Object(_), None) => Ok(v.clone()),
-                _ => Err(bad(format!("`{path}` must be an object, found {}", json_kind(v)))),
+                _ => Err(bad(format!(
+                    "`{path}` must be an object, found {}",
+                    json_kind(v)
+                ))),
             }
         }
     }?;
-    if let (Some(max), Value::String(s)) = (field.max_length, &result) {
-        if s.chars().count() as u64 > max {
-            return Err(vec![DataError::new(Code::DataLimit, Some(path.to_string()), format!("`{path}` is longer than {max} characters"))]);
+    if let (Some(max), Value::String(s)) = (field.max_length, &result)
+        && s.chars().count() as u64 > max {
+            return Err(vec![DataError::new(
+                Code::DataLimit,
+                Some(path.to_string()),
+                format!("`{path}` is longer than {max} characters"),
+            )]);
         }
-    }
     Ok(result)
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
 }
 
 /// `-?digits(.digits)?`
 pub fn is_decimal(s: &str) -> bool {
     let s = s.strip_prefix(['-', '+']).unwrap_or(s);
     let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    !int.is_empty() && !frac.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_url(s: &str) -> bool {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
     match rest {
         Some(r) => {
             let host = r.split(['/', '?', '#']).next().unwrap_or("");

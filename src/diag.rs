@@ -300,7 +300,12 @@ impl Sources {
             match term::emit_into_string(&config, &files, &c) {
                 Ok(s) => out.push_str(&s),
                 // A span outside its file is our bug, but the user still deserves the message.
-                Err(_) => out.push_str(&format!("{}[{}]: {}\n", severity_word(d), d.code, d.message)),
+                Err(_) => out.push_str(&format!(
+                    "{}[{}]: {}\n",
+                    severity_word(d),
+                    d.code,
+                    d.message
+                )),
             }
         }
         out
@@ -314,7 +319,13 @@ impl Sources {
                 Some(loc) => {
                     let (l, c) = self.line_col(loc.file, loc.span.start);
                     let (el, ec) = self.line_col(loc.file, loc.span.end);
-                    (Some(self.name(loc.file)), Some(l), Some(c), Some(el), Some(ec))
+                    (
+                        Some(self.name(loc.file)),
+                        Some(l),
+                        Some(c),
+                        Some(el),
+                        Some(ec),
+                    )
                 }
                 None => (None, None, None, None, None),
             };
@@ -346,7 +357,10 @@ fn severity_word(d: &Diagnostic) -> &'static str {
 }
 
 /// The closest candidate to a misspelled name, for "did you mean" hints.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))

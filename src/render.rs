@@ -13,8 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::diag::Code;
 use crate::mime::{self, AddrSpec, Mailbox};
-use crate::spec::model::{AddressItem, Addresses, Content, DispositionSpec, Part, TransferEncodingSpec};
 use crate::spec::CompiledSpec;
+use crate::spec::model::{
+    AddressItem, Addresses, Content, DispositionSpec, Part, TransferEncodingSpec,
+};
 use crate::template::{DATA_CLOSE, DATA_OPEN, Flavor, resolve_confined};
 
 /// Largest attachment or static file read, by default.
@@ -31,7 +33,10 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { date: None, max_attachment: DEFAULT_MAX_ATTACHMENT }
+        RenderOptions {
+            date: None,
+            max_attachment: DEFAULT_MAX_ATTACHMENT,
+        }
     }
 }
 
@@ -86,7 +91,10 @@ pub struct EmittedMessage {
 }
 
 fn key_of(ptr: &str) -> String {
-    ptr.trim_start_matches('/').replace('/', ".").replace("~1", "/").replace("~0", "~")
+    ptr.trim_start_matches('/')
+        .replace('/', ".")
+        .replace("~1", "/")
+        .replace("~0", "~")
 }
 
 struct Renderer<'a> {
@@ -110,15 +118,31 @@ pub fn record_key(c: &CompiledSpec, record: &Map<String, Value>, index: usize) -
 ///
 /// # Errors
 /// Every problem found with the record.
-pub fn render(c: &CompiledSpec, record: &Map<String, Value>, index: usize, opts: &RenderOptions) -> Result<EmittedMessage, Vec<RecordError>> {
-    let mut r = Renderer { c, record, ctx: JValue::from(minijinja::value::Serde(record)), opts, errors: Vec::new() };
+pub fn render(
+    c: &CompiledSpec,
+    record: &Map<String, Value>,
+    index: usize,
+    opts: &RenderOptions,
+) -> Result<EmittedMessage, Vec<RecordError>> {
+    let mut r = Renderer {
+        c,
+        record,
+        ctx: JValue::from(minijinja::value::Serde(record)),
+        opts,
+        errors: Vec::new(),
+    };
     let key = record_key(c, record, index);
     let built = r.build(&key);
     match built {
         Some(m) if r.errors.is_empty() => Ok(m),
         _ => {
             if r.errors.is_empty() {
-                r.errors.push(RecordError { code: Code::TemplateRender, field: None, at: None, message: "the message could not be built".into() });
+                r.errors.push(RecordError {
+                    code: Code::TemplateRender,
+                    field: None,
+                    at: None,
+                    message: "the message could not be built".into(),
+                });
             }
             Err(r.errors)
         }
@@ -133,9 +157,17 @@ fn bad_header_char(c: char) -> bool {
 
 fn find_bad(v: &Value, path: &str) -> Option<(String, char)> {
     match v {
-        Value::String(s) => s.chars().find(|c| bad_header_char(*c)).map(|c| (path.to_string(), c)),
-        Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| find_bad(v, &format!("{path}.{i}"))),
-        Value::Object(m) => m.iter().find_map(|(k, v)| find_bad(v, &format!("{path}.{k}"))),
+        Value::String(s) => s
+            .chars()
+            .find(|c| bad_header_char(*c))
+            .map(|c| (path.to_string(), c)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_bad(v, &format!("{path}.{i}"))),
+        Value::Object(m) => m
+            .iter()
+            .find_map(|(k, v)| find_bad(v, &format!("{path}.{k}"))),
         _ => None,
     }
 }
@@ -151,7 +183,12 @@ fn describe_char(c: char) -> String {
 
 impl Renderer<'_> {
     fn fail(&mut self, code: Code, field: Option<String>, ptr: &str, message: String) {
-        self.errors.push(RecordError { code, field, at: Some(key_of(ptr)), message });
+        self.errors.push(RecordError {
+            code,
+            field,
+            at: Some(key_of(ptr)),
+            message,
+        });
     }
 
     /// Renders a value that may be a template. `header` values are checked for control
@@ -163,28 +200,56 @@ impl Renderer<'_> {
         };
         if header {
             for var in &slot.variables {
-                if let Some(v) = self.record.get(var) {
-                    if let Some((field, ch)) = find_bad(v, var) {
-                        self.fail(Code::DataHeaderInjection, Some(field.clone()), ptr, format!("field `{field}` contains {}, which cannot go into the `{}` header", describe_char(ch), key_of(ptr)));
+                if let Some(v) = self.record.get(var)
+                    && let Some((field, ch)) = find_bad(v, var) {
+                        self.fail(
+                            Code::DataHeaderInjection,
+                            Some(field.clone()),
+                            ptr,
+                            format!(
+                                "field `{field}` contains {}, which cannot go into the `{}` header",
+                                describe_char(ch),
+                                key_of(ptr)
+                            ),
+                        );
                         return None;
                     }
-                }
             }
         }
         match self.c.templates.render(slot.flavor, &slot.name, &self.ctx) {
             Ok(s) => {
-                if header {
-                    if let Some(ch) = s.chars().find(|c| c.is_control() && *c != '\t') {
-                        self.fail(Code::DataHeaderInjection, None, ptr, format!("`{}` renders to text with {}", key_of(ptr), describe_char(ch)));
+                if header
+                    && let Some(ch) = s.chars().find(|c| c.is_control() && *c != '\t') {
+                        self.fail(
+                            Code::DataHeaderInjection,
+                            None,
+                            ptr,
+                            format!(
+                                "`{}` renders to text with {}",
+                                key_of(ptr),
+                                describe_char(ch)
+                            ),
+                        );
                         return None;
                     }
-                }
                 Some(s)
             }
             Err(e) => {
-                let field = slot.variables.iter().find(|v| e.to_string().contains(v.as_str())).cloned();
-                let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
-                self.fail(Code::TemplateRender, field, ptr, format!("template `{}` failed: {detail}", key_of(ptr)));
+                let field = slot
+                    .variables
+                    .iter()
+                    .find(|v| e.to_string().contains(v.as_str()))
+                    .cloned();
+                let detail = e
+                    .detail()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.kind().to_string());
+                self.fail(
+                    template_code(&e),
+                    field,
+                    ptr,
+                    format!("template `{}` failed: {detail}", key_of(ptr)),
+                );
                 None
             }
         }
@@ -194,18 +259,33 @@ impl Renderer<'_> {
         let smtputf8 = self.c.spec.message.smtputf8;
         let items: Vec<(String, &AddressItem)> = match a {
             Addresses::One(i) => vec![(ptr.to_string(), i)],
-            Addresses::Many(v) => v.iter().enumerate().map(|(n, i)| (format!("{ptr}/{n}"), i)).collect(),
+            Addresses::Many(v) => v
+                .iter()
+                .enumerate()
+                .map(|(n, i)| (format!("{ptr}/{n}"), i))
+                .collect(),
         };
         let mut out = Vec::new();
         for (p, item) in items {
             match item {
                 AddressItem::Text(s) => {
-                    let Some(text) = self.eval(&p, s, true) else { continue };
+                    let Some(text) = self.eval(&p, s, true) else {
+                        continue;
+                    };
                     match parse_marked(&text, smtputf8) {
                         Ok(list) => out.extend(list),
                         Err(e) => {
-                            let field = self.c.slots.get(&p).and_then(|s| s.variables.first().cloned());
-                            self.fail(Code::DataAddress, field, &p, format!("`{}` is not a valid address: {e}", strip_marks(&text)));
+                            let field = self
+                                .c
+                                .slots
+                                .get(&p)
+                                .and_then(|s| s.variables.first().cloned());
+                            self.fail(
+                                Code::DataAddress,
+                                field,
+                                &p,
+                                format!("`{}` is not a valid address: {e}", strip_marks(&text)),
+                            );
                         }
                     }
                 }
@@ -214,15 +294,26 @@ impl Renderer<'_> {
                         Some(n) => self.eval(&format!("{p}/name"), n, true),
                         None => Some(String::new()),
                     };
-                    let Some(email) = self.eval(&format!("{p}/email"), &parts.email, true) else { continue };
+                    let Some(email) = self.eval(&format!("{p}/email"), &parts.email, true) else {
+                        continue;
+                    };
                     match mime::parse_addr_spec(email.trim(), smtputf8) {
                         Ok(addr) => {
                             let name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
                             out.push(Mailbox { name, addr });
                         }
                         Err(e) => {
-                            let field = self.c.slots.get(&format!("{p}/email")).and_then(|s| s.variables.first().cloned());
-                            self.fail(Code::DataAddress, field, &format!("{p}/email"), format!("`{email}` is not a valid address: {e}"));
+                            let field = self
+                                .c
+                                .slots
+                                .get(&format!("{p}/email"))
+                                .and_then(|s| s.variables.first().cloned());
+                            self.fail(
+                                Code::DataAddress,
+                                field,
+                                &format!("{p}/email"),
+                                format!("`{email}` is not a valid address: {e}"),
+                            );
                         }
                     }
                 }
@@ -235,29 +326,69 @@ impl Renderer<'_> {
         let m = &self.c.spec.message;
         let smtputf8 = m.smtputf8;
         let from = self.mailboxes("/message/from", &m.from);
-        let sender = m.sender.as_ref().map(|a| self.mailboxes("/message/sender", a)).unwrap_or_default();
-        let to = m.to.as_ref().map(|a| self.mailboxes("/message/to", a)).unwrap_or_default();
-        let cc = m.cc.as_ref().map(|a| self.mailboxes("/message/cc", a)).unwrap_or_default();
-        let bcc = m.bcc.as_ref().map(|a| self.mailboxes("/message/bcc", a)).unwrap_or_default();
-        let reply_to = m.reply_to.as_ref().map(|a| self.mailboxes("/message/reply_to", a)).unwrap_or_default();
+        let sender = m
+            .sender
+            .as_ref()
+            .map(|a| self.mailboxes("/message/sender", a))
+            .unwrap_or_default();
+        let to =
+            m.to.as_ref()
+                .map(|a| self.mailboxes("/message/to", a))
+                .unwrap_or_default();
+        let cc =
+            m.cc.as_ref()
+                .map(|a| self.mailboxes("/message/cc", a))
+                .unwrap_or_default();
+        let bcc = m
+            .bcc
+            .as_ref()
+            .map(|a| self.mailboxes("/message/bcc", a))
+            .unwrap_or_default();
+        let reply_to = m
+            .reply_to
+            .as_ref()
+            .map(|a| self.mailboxes("/message/reply_to", a))
+            .unwrap_or_default();
         if from.is_empty() && self.errors.is_empty() {
-            self.fail(Code::DataAddress, None, "/message/from", "`from` rendered to no address".into());
+            self.fail(
+                Code::DataAddress,
+                None,
+                "/message/from",
+                "`from` rendered to no address".into(),
+            );
         }
         if from.len() > 1 && sender.is_empty() {
             // RFC 5322 §3.6.2: several authors require a Sender.
-            self.fail(Code::DataAddress, None, "/message/from", "several `from` addresses need a `sender`".into());
+            self.fail(
+                Code::DataAddress,
+                None,
+                "/message/from",
+                "several `from` addresses need a `sender`".into(),
+            );
         }
         if sender.len() > 1 {
-            self.fail(Code::DataAddress, None, "/message/sender", "`sender` must be one address".into());
+            self.fail(
+                Code::DataAddress,
+                None,
+                "/message/sender",
+                "`sender` must be one address".into(),
+            );
         }
         let subject = self.eval("/message/subject", &m.subject, true);
-        let ids = |this: &mut Self, key: &str, v: &Option<crate::spec::model::StringOrList>| -> Vec<String> {
+        let ids = |this: &mut Self,
+                   key: &str,
+                   v: &Option<crate::spec::model::StringOrList>|
+         -> Vec<String> {
             let Some(v) = v else { return Vec::new() };
             let items = v.items();
             let single = matches!(v, crate::spec::model::StringOrList::One(_));
             let mut out = Vec::new();
             for (i, s) in items.into_iter().enumerate() {
-                let p = if single { format!("/message/{key}") } else { format!("/message/{key}/{i}") };
+                let p = if single {
+                    format!("/message/{key}")
+                } else {
+                    format!("/message/{key}/{i}")
+                };
                 if let Some(r) = this.eval(&p, s, true) {
                     for id in r.split_whitespace() {
                         let id = id.trim_start_matches('<').trim_end_matches('>');
@@ -265,7 +396,12 @@ impl Renderer<'_> {
                             continue;
                         }
                         if mime::parse_addr_spec(id, false).is_err() {
-                            this.fail(Code::DataType, None, &p, format!("`{id}` is not a valid message id"));
+                            this.fail(
+                                Code::DataType,
+                                None,
+                                &p,
+                                format!("`{id}` is not a valid message id"),
+                            );
                         } else {
                             out.push(id.to_string());
                         }
@@ -278,20 +414,36 @@ impl Renderer<'_> {
         let references = ids(self, "references", &m.references);
         let mut extra = Vec::new();
         for (name, value) in &m.headers {
-            let p = format!("/message/headers/{}", crate::spec::yaml::push_pointer("", name).trim_start_matches('/'));
+            let p = format!(
+                "/message/headers/{}",
+                crate::spec::yaml::push_pointer("", name).trim_start_matches('/')
+            );
             if let Some(v) = self.eval(&p, value, true) {
                 extra.push((name.clone(), v));
             }
         }
         let date = match &m.date {
-            Some(d) => self.eval("/message/date", d, true).and_then(|s| match DateTime::parse_from_rfc3339(s.trim()) {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    let field = self.c.slots.get("/message/date").and_then(|s| s.variables.first().cloned());
-                    self.fail(Code::DataType, field, "/message/date", format!("`{s}` is not an RFC 3339 date and time"));
-                    None
-                }
-            }),
+            Some(d) => {
+                self.eval("/message/date", d, true).and_then(
+                    |s| match DateTime::parse_from_rfc3339(s.trim()) {
+                        Ok(d) => Some(d),
+                        Err(_) => {
+                            let field = self
+                                .c
+                                .slots
+                                .get("/message/date")
+                                .and_then(|s| s.variables.first().cloned());
+                            self.fail(
+                                Code::DataType,
+                                field,
+                                "/message/date",
+                                format!("`{s}` is not an RFC 3339 date and time"),
+                            );
+                            None
+                        }
+                    },
+                )
+            }
             None => match self.opts.date {
                 Some(d) => Some(d),
                 None => {
@@ -302,9 +454,16 @@ impl Renderer<'_> {
         };
         let domain = match &m.message_id {
             Some(mid) => mid.domain.clone(),
-            None => from.first().map(|f| f.addr.domain.clone()).unwrap_or_else(|| "localhost".into()),
+            None => from
+                .first()
+                .map(|f| f.addr.domain.clone())
+                .unwrap_or_else(|| "localhost".into()),
         };
-        let seed = crate::mime::ident::stable_hash(&[b"mailspec/1", self.c.name.as_bytes(), key.as_bytes()]);
+        let seed = crate::mime::ident::stable_hash(&[
+            b"mailspec/1",
+            self.c.name.as_bytes(),
+            key.as_bytes(),
+        ]);
         let message_id = crate::mime::ident::message_id(&seed, &domain);
 
         let body = if let Some(b) = &m.body {
@@ -316,14 +475,23 @@ impl Renderer<'_> {
         // The envelope: RFC 5321 §4.1.1.2 reverse-path, §4.1.1.3 forward-paths.
         let envelope_from = match m.envelope.as_ref().and_then(|e| e.from.as_ref()) {
             Some(f) => self.eval("/message/envelope/from", f, true).and_then(|s| {
-                let s = s.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+                let s = s
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
                 if s.is_empty() {
                     return Some(None);
                 }
                 match mime::parse_addr_spec(&s, smtputf8) {
                     Ok(a) => Some(Some(a)),
                     Err(e) => {
-                        self.fail(Code::DataAddress, None, "/message/envelope/from", format!("`{s}` is not a valid return path: {e}"));
+                        self.fail(
+                            Code::DataAddress,
+                            None,
+                            "/message/envelope/from",
+                            format!("`{s}` is not a valid return path: {e}"),
+                        );
                         None
                     }
                 }
@@ -331,17 +499,34 @@ impl Renderer<'_> {
             None => Some(sender.first().or(from.first()).map(|m| m.addr.clone())),
         };
         let rcpt: Vec<AddrSpec> = match m.envelope.as_ref().and_then(|e| e.to.as_ref()) {
-            Some(a) => self.mailboxes("/message/envelope/to", a).into_iter().map(|m| m.addr).collect(),
-            None => to.iter().chain(&cc).chain(&bcc).map(|m| m.addr.clone()).collect(),
+            Some(a) => self
+                .mailboxes("/message/envelope/to", a)
+                .into_iter()
+                .map(|m| m.addr)
+                .collect(),
+            None => to
+                .iter()
+                .chain(&cc)
+                .chain(&bcc)
+                .map(|m| m.addr.clone())
+                .collect(),
         };
         let mut rcpt_unique: Vec<AddrSpec> = Vec::new();
         for a in rcpt {
-            if !rcpt_unique.iter().any(|b| b.to_string().eq_ignore_ascii_case(&a.to_string())) {
+            if !rcpt_unique
+                .iter()
+                .any(|b| b.to_string().eq_ignore_ascii_case(&a.to_string()))
+            {
                 rcpt_unique.push(a);
             }
         }
         if rcpt_unique.is_empty() && self.errors.is_empty() {
-            self.fail(Code::DataAddress, None, "/message/to", "the message has no recipients".into());
+            self.fail(
+                Code::DataAddress,
+                None,
+                "/message/to",
+                "the message has no recipients".into(),
+            );
         }
         if !self.errors.is_empty() {
             return None;
@@ -366,12 +551,20 @@ impl Renderer<'_> {
             Ok(bytes) => Some(EmittedMessage {
                 key: key.to_string(),
                 message_id,
-                envelope: Envelope { from: envelope_from.flatten(), to: rcpt_unique },
+                envelope: Envelope {
+                    from: envelope_from.flatten(),
+                    to: rcpt_unique,
+                },
                 date,
                 bytes,
             }),
             Err(e) => {
-                self.errors.push(RecordError { code: Code::MimeEmit, field: None, at: None, message: e.to_string() });
+                self.errors.push(RecordError {
+                    code: Code::MimeEmit,
+                    field: None,
+                    at: None,
+                    message: e.to_string(),
+                });
                 None
             }
         }
@@ -379,8 +572,14 @@ impl Renderer<'_> {
 
     fn shorthand(&mut self) -> Option<mime::Part> {
         let m = &self.c.spec.message;
-        let text = m.text.as_ref().map(|c| self.content("/message/text", c, "text/plain"));
-        let html = m.html.as_ref().map(|c| self.content("/message/html", c, "text/html"));
+        let text = m
+            .text
+            .as_ref()
+            .map(|c| self.content("/message/text", c, "text/plain"));
+        let html = m
+            .html
+            .as_ref()
+            .map(|c| self.content("/message/html", c, "text/html"));
         let mut alternatives = Vec::new();
         for p in [text, html].into_iter().flatten() {
             alternatives.push(p?);
@@ -388,7 +587,10 @@ impl Renderer<'_> {
         let mut body = if alternatives.len() == 1 {
             alternatives.pop()?
         } else {
-            mime::Part::Multipart(mime::Multipart { subtype: "alternative".into(), parts: alternatives })
+            mime::Part::Multipart(mime::Multipart {
+                subtype: "alternative".into(),
+                parts: alternatives,
+            })
         };
         if !m.inline.is_empty() {
             // RFC 2387: the HTML and the images it references travel together in
@@ -396,16 +598,30 @@ impl Renderer<'_> {
             // which is what clients render best.
             let mut parts = vec![body];
             for (i, p) in m.inline.iter().enumerate() {
-                parts.push(self.part(&format!("/message/inline/{i}"), p, Some(DispositionSpec::Inline))?);
+                parts.push(self.part(
+                    &format!("/message/inline/{i}"),
+                    p,
+                    Some(DispositionSpec::Inline),
+                )?);
             }
-            body = mime::Part::Multipart(mime::Multipart { subtype: "related".into(), parts });
+            body = mime::Part::Multipart(mime::Multipart {
+                subtype: "related".into(),
+                parts,
+            });
         }
         if !m.attachments.is_empty() {
             let mut parts = vec![body];
             for (i, p) in m.attachments.iter().enumerate() {
-                parts.push(self.part(&format!("/message/attachments/{i}"), p, Some(DispositionSpec::Attachment))?);
+                parts.push(self.part(
+                    &format!("/message/attachments/{i}"),
+                    p,
+                    Some(DispositionSpec::Attachment),
+                )?);
             }
-            body = mime::Part::Multipart(mime::Multipart { subtype: "mixed".into(), parts });
+            body = mime::Part::Multipart(mime::Multipart {
+                subtype: "mixed".into(),
+                parts,
+            });
         }
         Some(body)
     }
@@ -423,7 +639,12 @@ impl Renderer<'_> {
         self.part(ptr, &as_part, None)
     }
 
-    fn part(&mut self, ptr: &str, p: &Part, default_disposition: Option<DispositionSpec>) -> Option<mime::Part> {
+    fn part(
+        &mut self,
+        ptr: &str,
+        p: &Part,
+        default_disposition: Option<DispositionSpec>,
+    ) -> Option<mime::Part> {
         if let Some(sub) = &p.multipart {
             let mut parts = Vec::new();
             let mut ok = true;
@@ -433,18 +654,39 @@ impl Renderer<'_> {
                     None => ok = false,
                 }
             }
-            return ok.then(|| mime::Part::Multipart(mime::Multipart { subtype: sub.to_ascii_lowercase(), parts }));
+            return ok.then(|| {
+                mime::Part::Multipart(mime::Multipart {
+                    subtype: sub.to_ascii_lowercase(),
+                    parts,
+                })
+            });
         }
         let mut file_name: Option<String> = None;
         let body: Vec<u8> = if let Some(t) = &p.template {
             let slot_ptr = format!("{ptr}/template");
-            let flavor = self.c.slots.get(&slot_ptr).map(|s| s.flavor).unwrap_or(Flavor::Text);
+            let flavor = self
+                .c
+                .slots
+                .get(&slot_ptr)
+                .map(|s| s.flavor)
+                .unwrap_or(Flavor::Text);
             match self.c.templates.render(flavor, t, &self.ctx) {
                 Ok(s) => s.into_bytes(),
                 Err(e) => {
-                    let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
-                    let line = e.line().map(|l| format!(" at line {l}")).unwrap_or_default();
-                    self.fail(Code::TemplateRender, None, &slot_ptr, format!("template `{t}` failed{line}: {detail}"));
+                    let detail = e
+                        .detail()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.kind().to_string());
+                    let line = e
+                        .line()
+                        .map(|l| format!(" at line {l}"))
+                        .unwrap_or_default();
+                    self.fail(
+                        template_code(&e),
+                        None,
+                        &slot_ptr,
+                        format!("template `{t}` failed{line}: {detail}"),
+                    );
                     return None;
                 }
             }
@@ -457,7 +699,9 @@ impl Renderer<'_> {
         } else if let Some(f) = &p.file {
             let fptr = format!("{ptr}/file");
             let rel = self.eval(&fptr, f, false)?;
-            file_name = std::path::Path::new(&rel).file_name().map(|n| n.to_string_lossy().into_owned());
+            file_name = std::path::Path::new(&rel)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
             self.read_file(&fptr, &rel)?
         } else {
             Vec::new()
@@ -465,7 +709,10 @@ impl Renderer<'_> {
         let media_type = p.media_type.clone().unwrap_or_else(|| {
             let by_name = p.filename.as_deref().or(file_name.as_deref()).unwrap_or("");
             if p.file.is_some() || p.filename.is_some() {
-                mime_guess::from_path(by_name).first_raw().unwrap_or("application/octet-stream").to_string()
+                mime_guess::from_path(by_name)
+                    .first_raw()
+                    .unwrap_or("application/octet-stream")
+                    .to_string()
             } else {
                 "text/plain".to_string()
             }
@@ -479,22 +726,47 @@ impl Renderer<'_> {
             Some(d) => Some(self.eval(&format!("{ptr}/description"), d, true)?),
             None => None,
         };
-        let disposition = p.disposition.or(default_disposition).or(filename.as_ref().map(|_| DispositionSpec::Attachment));
+        let disposition = p
+            .disposition
+            .or(default_disposition)
+            .or(filename.as_ref().map(|_| DispositionSpec::Attachment));
         let is_text = media_type.to_ascii_lowercase().starts_with("text/");
-        if let Some(cs) = &p.charset {
-            if cs.eq_ignore_ascii_case("us-ascii") && !body.is_ascii() {
-                self.fail(Code::DataType, None, ptr, "content is not ASCII but the part declares `charset: us-ascii`".into());
+        if let Some(cs) = &p.charset
+            && cs.eq_ignore_ascii_case("us-ascii") && !body.is_ascii() {
+                self.fail(
+                    Code::DataType,
+                    None,
+                    ptr,
+                    "content is not ASCII but the part declares `charset: us-ascii`".into(),
+                );
                 return None;
             }
-        }
         if is_text && std::str::from_utf8(&body).is_err() {
-            self.fail(Code::DataFile, None, ptr, "text content is not valid UTF-8".into());
+            self.fail(
+                Code::DataFile,
+                None,
+                ptr,
+                "text content is not valid UTF-8".into(),
+            );
             return None;
         }
         Some(mime::Part::Leaf(mime::Leaf {
             media_type,
-            params: p.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            charset: if is_text { Some(p.charset.clone().unwrap_or_else(|| "utf-8".into()).to_ascii_lowercase()) } else { None },
+            params: p
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            charset: if is_text {
+                Some(
+                    p.charset
+                        .clone()
+                        .unwrap_or_else(|| "utf-8".into())
+                        .to_ascii_lowercase(),
+                )
+            } else {
+                None
+            },
             disposition: disposition.map(|d| mime::Disposition {
                 kind: match d {
                     DispositionSpec::Inline => mime::DispositionKind::Inline,
@@ -515,11 +787,20 @@ impl Renderer<'_> {
     }
 
     fn read_file(&mut self, ptr: &str, rel: &str) -> Option<Vec<u8>> {
-        let field = self.c.slots.get(ptr).and_then(|s| s.variables.first().cloned());
+        let field = self
+            .c
+            .slots
+            .get(ptr)
+            .and_then(|s| s.variables.first().cloned());
         let path: PathBuf = match resolve_confined(std::slice::from_ref(&self.c.dir), rel.trim()) {
             Ok(Some(p)) => p,
             Ok(None) => {
-                self.fail(Code::DataFile, field, ptr, format!("file `{rel}` not found"));
+                self.fail(
+                    Code::DataFile,
+                    field,
+                    ptr,
+                    format!("file `{rel}` not found"),
+                );
                 return None;
             }
             Err(msg) => {
@@ -530,7 +811,12 @@ impl Renderer<'_> {
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                self.fail(Code::DataFile, field, ptr, format!("cannot read `{rel}`: {e}"));
+                self.fail(
+                    Code::DataFile,
+                    field,
+                    ptr,
+                    format!("cannot read `{rel}`: {e}"),
+                );
                 return None;
             }
         };
@@ -539,22 +825,49 @@ impl Renderer<'_> {
             return None;
         }
         if meta.len() > self.opts.max_attachment {
-            self.fail(Code::DataLimit, field, ptr, format!("`{rel}` is {} bytes, more than the limit of {}", meta.len(), self.opts.max_attachment));
+            self.fail(
+                Code::DataLimit,
+                field,
+                ptr,
+                format!(
+                    "`{rel}` is {} bytes, more than the limit of {}",
+                    meta.len(),
+                    self.opts.max_attachment
+                ),
+            );
             return None;
         }
         match std::fs::read(&path) {
             Ok(b) => Some(b),
             Err(e) => {
-                self.fail(Code::DataFile, field, ptr, format!("cannot read `{rel}`: {e}"));
+                self.fail(
+                    Code::DataFile,
+                    field,
+                    ptr,
+                    format!("cannot read `{rel}`: {e}"),
+                );
                 None
             }
         }
     }
 }
 
+/// The diagnostic code for a template that failed while rendering.
+fn template_code(e: &minijinja::Error) -> Code {
+    match e.kind() {
+        minijinja::ErrorKind::UnknownFilter
+        | minijinja::ErrorKind::UnknownFunction
+        | minijinja::ErrorKind::UnknownTest => Code::TemplateUnknownFilter,
+        minijinja::ErrorKind::TemplateNotFound => Code::TemplateNotFound,
+        _ => Code::TemplateRender,
+    }
+}
+
 /// Removes the data markers.
 pub fn strip_marks(s: &str) -> String {
-    s.chars().filter(|c| *c != DATA_OPEN && *c != DATA_CLOSE).collect()
+    s.chars()
+        .filter(|c| *c != DATA_OPEN && *c != DATA_CLOSE)
+        .collect()
 }
 
 /// Parses a rendered address template. Structure (`,` `<` `>` `"`) counts only where the spec
@@ -571,19 +884,27 @@ pub fn parse_marked(s: &str, smtputf8: bool) -> Result<Vec<Mailbox>, String> {
             DATA_CLOSE => data = false,
             '"' if !data && !angle => {
                 quoted = !quoted;
-                if let Some(b) = boxes.last_mut() { b.push((c, true)); }
+                if let Some(b) = boxes.last_mut() {
+                    b.push((c, true));
+                }
             }
             '<' if !data && !quoted => {
                 angle = true;
-                if let Some(b) = boxes.last_mut() { b.push((c, true)); }
+                if let Some(b) = boxes.last_mut() {
+                    b.push((c, true));
+                }
             }
             '>' if !data && !quoted => {
                 angle = false;
-                if let Some(b) = boxes.last_mut() { b.push((c, true)); }
+                if let Some(b) = boxes.last_mut() {
+                    b.push((c, true));
+                }
             }
             ',' if !data && !quoted && !angle => boxes.push(Vec::new()),
             c => {
-                if let Some(b) = boxes.last_mut() { b.push((c, !data)); }
+                if let Some(b) = boxes.last_mut() {
+                    b.push((c, !data));
+                }
             }
         }
     }
@@ -610,11 +931,16 @@ pub fn parse_marked(s: &str, smtputf8: bool) -> Result<Vec<Mailbox>, String> {
                     }
                 }
                 let name = name.trim().to_string();
-                let addr = mime::parse_addr_spec(addr.trim(), smtputf8).map_err(|e| e.to_string())?;
-                out.push(Mailbox { name: (!name.is_empty()).then_some(name), addr });
+                let addr =
+                    mime::parse_addr_spec(addr.trim(), smtputf8).map_err(|e| e.to_string())?;
+                out.push(Mailbox {
+                    name: (!name.is_empty()).then_some(name),
+                    addr,
+                });
             }
             (None, None) => {
-                let addr = mime::parse_addr_spec(text.trim(), smtputf8).map_err(|e| e.to_string())?;
+                let addr =
+                    mime::parse_addr_spec(text.trim(), smtputf8).map_err(|e| e.to_string())?;
                 out.push(Mailbox { name: None, addr });
             }
             _ => return Err("unbalanced `<` `>`".into()),

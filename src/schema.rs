@@ -60,6 +60,25 @@ pub fn validate(doc: &Document) -> Result<(), Vec<Diagnostic>> {
     for e in &errors {
         describe(doc, e, &mut out);
     }
+    // `subjet:` yields both "unknown key `subjet`" (did you mean `subject`?) and "missing key
+    // `subject`": one mistake, so keep only the first, which points at the typo.
+    let suggested: Vec<String> = out
+        .iter()
+        .filter(|d| d.code == Code::SchemaUnknownKey)
+        .flat_map(|d| {
+            d.help.iter().filter_map(|h| {
+                h.strip_prefix("did you mean `")?
+                    .strip_suffix("`?")
+                    .map(str::to_string)
+            })
+        })
+        .collect();
+    out.retain(|d| {
+        d.code != Code::SchemaMissingKey
+            || !suggested
+                .iter()
+                .any(|s| d.message.starts_with(&format!("missing key `{s}`")))
+    });
     out.sort_by_key(|d| d.location.as_ref().map(|l| l.span.start));
     out.dedup_by(|a, b| a.message == b.message && a.location == b.location);
     Err(out)
@@ -102,13 +121,11 @@ fn known_keys(schema_error: &jsonschema::ValidationError<'_>) -> Vec<String> {
         };
     }
     // Follow a `$ref` to `#/$defs/X` when the path went through one.
-    if let Some(Value::String(r)) = node.get("$ref") {
-        if let Some(name) = r.strip_prefix("#/$defs/") {
-            if let Some(n) = schema.get("$defs").and_then(|d| d.get(name)) {
+    if let Some(Value::String(r)) = node.get("$ref")
+        && let Some(name) = r.strip_prefix("#/$defs/")
+            && let Some(n) = schema.get("$defs").and_then(|d| d.get(name)) {
                 node = n;
             }
-        }
-    }
     node.get("properties")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
@@ -124,24 +141,46 @@ fn describe(doc: &Document, e: &jsonschema::ValidationError<'_>, out: &mut Vec<D
             let known = known_keys(e);
             for key in unexpected {
                 let kp = push_pointer(&ptr, key);
-                let mut d = Diagnostic::error(Code::SchemaUnknownKey, format!("unknown key `{key}`"))
-                    .at(file, doc.map.key_span(&kp))
-                    .label("not allowed here");
+                let mut d =
+                    Diagnostic::error(Code::SchemaUnknownKey, format!("unknown key `{key}`"))
+                        .at(file, doc.map.key_span(&kp))
+                        .label("not allowed here");
                 if let Some(s) = did_you_mean(key, known.iter().map(String::as_str)) {
                     d = d.help(format!("did you mean `{s}`?"));
                 } else if !known.is_empty() {
-                    d = d.help(format!("allowed keys: {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
+                    d = d.help(format!(
+                        "allowed keys: {}",
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 }
                 out.push(d);
             }
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or("?");
-            let where_ = if ptr.is_empty() { "the spec".to_string() } else { format!("`{}`", ptr.rsplit('/').next().unwrap_or("")) };
+            let where_ = if ptr.is_empty() {
+                "the spec".to_string()
+            } else {
+                format!("`{}`", ptr.rsplit('/').next().unwrap_or(""))
+            };
             out.push(
-                Diagnostic::error(Code::SchemaMissingKey, format!("missing key `{name}` in {where_}"))
-                    .at(file, if ptr.is_empty() { 0..0 } else { doc.map.key_span(&ptr) })
-                    .label(format!("`{name}` is required here")),
+                Diagnostic::error(
+                    Code::SchemaMissingKey,
+                    format!("missing key `{name}` in {where_}"),
+                )
+                .at(
+                    file,
+                    if ptr.is_empty() {
+                        0..0
+                    } else {
+                        doc.map.key_span(&ptr)
+                    },
+                )
+                .label(format!("`{name}` is required here")),
             );
         }
         ValidationErrorKind::Type { kind } => {
@@ -155,6 +194,26 @@ fn describe(doc: &Document, e: &jsonschema::ValidationError<'_>, out: &mut Vec<D
             };
             out.push(type_error(doc, &ptr, &expected, instance));
         }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context }
+            if context
+                .iter()
+                .flatten()
+                .all(|e| matches!(e.kind(), ValidationErrorKind::Constant { .. })) =>
+        {
+            // An enum written as `oneOf` of documented constants (schemars does this so each
+            // value keeps its description): report it as one "expected one of" error.
+            let options: Vec<Value> = context
+                .iter()
+                .flatten()
+                .filter_map(|e| match e.kind() {
+                    ValidationErrorKind::Constant { expected_value } => {
+                        Some((**expected_value).clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            out.push(enum_error(doc, &ptr, instance, &options));
+        }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             // Report the branch that got furthest: the one whose errors are deepest in the
             // document. If every branch failed on the type of this very value, say what types
@@ -163,13 +222,18 @@ fn describe(doc: &Document, e: &jsonschema::ValidationError<'_>, out: &mut Vec<D
                 errs.iter()
                     .map(|e| {
                         let deeper = e.instance_path().as_str().len() > ptr.len();
-                        let not_type = !matches!(e.kind(), ValidationErrorKind::Type { .. } | ValidationErrorKind::AnyOf { .. });
+                        let not_type = !matches!(
+                            e.kind(),
+                            ValidationErrorKind::Type { .. } | ValidationErrorKind::AnyOf { .. }
+                        );
                         (deeper as u8) * 2 + not_type as u8
                     })
                     .min()
                     .unwrap_or(0)
             };
-            let best = context.iter().max_by_key(|errs| (depth(errs), usize::MAX - errs.len()));
+            let best = context
+                .iter()
+                .max_by_key(|errs| (depth(errs), usize::MAX - errs.len()));
             match best {
                 Some(errs) if depth(errs) > 0 => {
                     for e in errs {
@@ -183,20 +247,8 @@ fn describe(doc: &Document, e: &jsonschema::ValidationError<'_>, out: &mut Vec<D
             }
         }
         ValidationErrorKind::Enum { options } => {
-            let opts = options
-                .as_array()
-                .map(|a| a.iter().map(|v| format!("`{}`", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default();
-            let got = instance.as_str().map(str::to_string).unwrap_or_else(|| instance.to_string());
-            let mut d = Diagnostic::error(Code::SchemaValue, format!("invalid value `{got}`"))
-                .at(file, doc.map.value_span(&ptr))
-                .label(format!("expected one of {opts}"));
-            if let Some(s) = instance.as_str().and_then(|g| {
-                did_you_mean(g, options.as_array().into_iter().flatten().filter_map(Value::as_str))
-            }) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            out.push(d);
+            let options: Vec<Value> = options.as_array().cloned().unwrap_or_default();
+            out.push(enum_error(doc, &ptr, instance, &options));
         }
         _ => {
             out.push(
@@ -206,6 +258,32 @@ fn describe(doc: &Document, e: &jsonschema::ValidationError<'_>, out: &mut Vec<D
             );
         }
     }
+}
+
+fn enum_error(doc: &Document, ptr: &str, instance: &Value, options: &[Value]) -> Diagnostic {
+    let shown = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let opts = options
+        .iter()
+        .map(|v| format!("`{}`", shown(v)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut d = Diagnostic::error(
+        Code::SchemaValue,
+        format!("invalid value `{}`", shown(instance)),
+    )
+    .at(doc.file, doc.map.value_span(ptr))
+    .label(format!("expected one of {opts}"));
+    if let Some(s) = instance
+        .as_str()
+        .and_then(|g| did_you_mean(g, options.iter().filter_map(Value::as_str)))
+    {
+        d = d.help(format!("did you mean `{s}`?"));
+    }
+    d
 }
 
 fn expected_shapes(ptr: &str) -> String {
@@ -236,7 +314,11 @@ fn describe_type(t: &str) -> String {
 
 fn type_error(doc: &Document, ptr: &str, expected: &str, instance: &Value) -> Diagnostic {
     let key = ptr.rsplit('/').next().unwrap_or("");
-    let what = if key.is_empty() { "the spec".to_string() } else { format!("`{key}`") };
+    let what = if key.is_empty() {
+        "the spec".to_string()
+    } else {
+        format!("`{key}`")
+    };
     Diagnostic::error(
         Code::SchemaType,
         format!("{what} must be {expected}, found {}", type_name(instance)),

@@ -31,7 +31,13 @@ pub trait Sink {
 pub fn slug(key: &str) -> String {
     let mut s: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-@+".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-@+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect();
     if s.starts_with('.') || s.is_empty() {
@@ -53,7 +59,9 @@ impl DirSink {
     /// When it cannot be created.
     pub fn new(dir: &Path) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
-        Ok(DirSink { dir: dir.to_path_buf() })
+        Ok(DirSink {
+            dir: dir.to_path_buf(),
+        })
     }
 }
 
@@ -89,20 +97,34 @@ impl MboxSink {
     /// # Errors
     /// When it cannot be created.
     pub fn new(path: &Path) -> io::Result<Self> {
-        Ok(MboxSink { out: BufWriter::new(File::create(path)?), path: path.to_path_buf() })
+        Ok(MboxSink {
+            out: BufWriter::new(File::create(path)?),
+            path: path.to_path_buf(),
+        })
     }
 }
 
 /// One message in mboxrd form: a `From ` separator line, the message with local (LF) line ends
 /// and `>*From ` lines quoted, and a blank line.
 pub fn mboxrd_entry(m: &EmittedMessage) -> Vec<u8> {
-    let sender = m.envelope.from.as_ref().map(|a| a.to_string()).unwrap_or_else(|| "MAILER-DAEMON".into());
-    let when = m.date.with_timezone(&chrono::Utc).format("%a %b %e %H:%M:%S %Y");
+    let sender = m
+        .envelope
+        .from
+        .as_ref()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "MAILER-DAEMON".into());
+    let when = m
+        .date
+        .with_timezone(&chrono::Utc)
+        .format("%a %b %e %H:%M:%S %Y");
     let mut out = format!("From {sender} {when}\n").into_bytes();
     let text = &m.bytes;
     for line in text.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let quoted = line.iter().position(|&b| b != b'>').is_some_and(|i| line[i..].starts_with(b"From "));
+        let quoted = line
+            .iter()
+            .position(|&b| b != b'>')
+            .is_some_and(|i| line[i..].starts_with(b"From "));
         if quoted {
             out.push(b'>');
         }
@@ -142,7 +164,10 @@ impl MaildirSink {
         for sub in ["tmp", "new", "cur"] {
             fs::create_dir_all(dir.join(sub))?;
         }
-        Ok(MaildirSink { dir: dir.to_path_buf(), stamp: slug(stamp) })
+        Ok(MaildirSink {
+            dir: dir.to_path_buf(),
+            stamp: slug(stamp),
+        })
     }
 }
 

@@ -66,7 +66,11 @@ impl std::fmt::Debug for Templates {
 /// Returns `Ok(None)` when no root has the file.
 pub fn resolve_confined(roots: &[PathBuf], name: &str) -> Result<Option<PathBuf>, String> {
     let rel = Path::new(name);
-    if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
         return Err(format!("`{name}` must be a relative path without `..`"));
     }
     for root in roots {
@@ -86,7 +90,11 @@ pub fn resolve_confined(roots: &[PathBuf], name: &str) -> Result<Option<PathBuf>
     Ok(None)
 }
 
-fn html_formatter(out: &mut minijinja::Output, state: &mut minijinja::State, value: &Value) -> Result<(), Error> {
+fn html_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), Error> {
     if value.is_safe() || *state.auto_escape() == AutoEscape::None {
         return write!(out, "{value}").map_err(Error::from);
     }
@@ -107,7 +115,11 @@ fn html_formatter(out: &mut minijinja::Output, state: &mut minijinja::State, val
     out.write_str(&escaped).map_err(Error::from)
 }
 
-fn address_formatter(out: &mut minijinja::Output, _: &mut minijinja::State, value: &Value) -> Result<(), Error> {
+fn address_formatter(
+    out: &mut minijinja::Output,
+    _: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), Error> {
     write!(out, "{DATA_OPEN}{value}{DATA_CLOSE}").map_err(Error::from)
 }
 
@@ -118,7 +130,10 @@ fn environment(roots: Arc<Vec<PathBuf>>, flavor: Flavor) -> Environment<'static>
     env.set_recursion_limit(64);
     env.set_debug(true);
     let mut syntax = SyntaxConfig::builder();
-    syntax.trim_blocks(true).lstrip_blocks(true).keep_trailing_newline(true);
+    syntax
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true);
     if let Ok(s) = syntax.build() {
         env.set_syntax(s);
     }
@@ -141,17 +156,24 @@ fn environment(roots: Arc<Vec<PathBuf>>, flavor: Flavor) -> Environment<'static>
             Ok(None) => return Ok(None),
             Err(msg) => return Err(Error::new(ErrorKind::InvalidOperation, msg)),
         };
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot read `{name}`: {e}")))?;
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("cannot read `{name}`: {e}"),
+            )
+        })?;
         if meta.len() > MAX_TEMPLATE_BYTES {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("template `{name}` is larger than {MAX_TEMPLATE_BYTES} bytes"),
             ));
         }
-        std::fs::read_to_string(&path)
-            .map(Some)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot read `{name}`: {e}")))
+        std::fs::read_to_string(&path).map(Some).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("cannot read `{name}`: {e}"),
+            )
+        })
     });
     filters::register(&mut env);
     env
@@ -189,7 +211,8 @@ impl Templates {
     /// # Errors
     /// The template's syntax error.
     pub fn add(&mut self, flavor: Flavor, name: &str, source: &str) -> Result<(), Error> {
-        self.env_mut(flavor).add_template_owned(name.to_string(), source.to_string())
+        self.env_mut(flavor)
+            .add_template_owned(name.to_string(), source.to_string())
     }
 
     /// Loads (and compiles) a template file by name, returning the variables it reads that it

@@ -19,14 +19,20 @@ fn check(path: &Path) -> (Sources, Vec<Diagnostic>) {
     }
 }
 
-/// `# expect: CODE at LINE:COL` lines at the top of each invalid spec.
-fn expectations(text: &str) -> Vec<(String, usize, usize)> {
+/// `# expect: CODE at LINE:COL` (or `# expect: CODE` for a file-level problem) lines at the top
+/// of each invalid spec.
+fn expectations(text: &str) -> Vec<(String, Option<(usize, usize)>)> {
     text.lines()
         .filter_map(|l| l.strip_prefix("# expect: "))
-        .filter_map(|l| {
-            let (code, pos) = l.split_once(" at ")?;
-            let (line, col) = pos.trim().split_once(':')?;
-            Some((code.trim().to_string(), line.parse().ok()?, col.parse().ok()?))
+        .filter_map(|l| match l.split_once(" at ") {
+            Some((code, pos)) => {
+                let (line, col) = pos.trim().split_once(':')?;
+                Some((
+                    code.trim().to_string(),
+                    Some((line.parse().ok()?, col.parse().ok()?)),
+                ))
+            }
+            None => Some((l.trim().to_string(), None)),
         })
         .collect()
 }
@@ -55,30 +61,51 @@ fn invalid_specs() {
         if expected.is_empty() {
             failures.push(format!("{}: no `# expect:` line", rel(path)));
         }
-        for (code, line, col) in expected {
+        for (code, pos) in expected {
             let hit = diags.iter().any(|d| {
-                d.code.as_str() == code
-                    && sources.position(d).is_some_and(|(_, l, c)| l == line && c == col)
+                d.code.as_str() == code && sources.position(d).map(|(_, l, c)| (l, c)) == pos
             });
             if !hit {
                 let got: Vec<_> = diags
                     .iter()
-                    .map(|d| format!("{} at {:?}", d.code, sources.position(d).map(|p| (p.1, p.2))))
+                    .map(|d| {
+                        format!(
+                            "{} at {:?}",
+                            d.code,
+                            sources.position(d).map(|p| (p.1, p.2))
+                        )
+                    })
                     .collect();
-                failures.push(format!("{}: expected {code} at {line}:{col}, got {got:?}", rel(path)));
+                failures.push(format!(
+                    "{}: expected {code} at {pos:?}, got {got:?}",
+                    rel(path)
+                ));
             }
         }
         for d in &diags {
             seen_codes.insert(d.code);
         }
-        let rendered = sources.render(&diags).replace(&root().display().to_string(), "[ROOT]");
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("x").to_string();
+        let rendered = sources
+            .render(&diags)
+            .replace(&root().display().to_string(), "[ROOT]");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("x")
+            .to_string();
         settings().bind(|| {
             insta::assert_snapshot!(format!("diagnostics@{name}"), rendered);
         });
     }
-    let uncovered: Vec<_> = Code::ALL.iter().filter(|c| !seen_codes.contains(c)).map(|c| c.as_str()).collect();
-    assert!(uncovered.is_empty(), "codes with no invalid spec: {uncovered:?}");
+    let uncovered: Vec<_> = Code::ALL
+        .iter()
+        .filter(|c| !seen_codes.contains(c))
+        .map(|c| c.as_str())
+        .collect();
+    assert!(
+        uncovered.is_empty(),
+        "codes with no invalid spec: {uncovered:?}"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -87,7 +114,12 @@ fn misspelled_key_is_reported_on_its_own_line() {
     let base = std::fs::read_to_string(root().join("specs/hello.yaml")).expect("hello.yaml");
     let lines: Vec<&str> = base.lines().collect();
     // (insert before this line, the text to insert): top level, in `data`, in a field, in `message`.
-    let find = |needle: &str| lines.iter().position(|l| l.starts_with(needle)).expect(needle);
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(needle))
+            .expect(needle)
+    };
     let cases = [
         (find("mailspec:"), "mailspce: 1".to_string()),
         (find("  key:"), "  kye: id".to_string()),
@@ -102,11 +134,21 @@ fn misspelled_key_is_reported_on_its_own_line() {
         let path = dir.path().join("spec.yaml");
         std::fs::write(&path, new.join("\n")).expect("write");
         let (sources, diags) = check(&path);
-        let unknown: Vec<_> = diags.iter().filter(|d| d.code == Code::SchemaUnknownKey).collect();
+        let unknown: Vec<_> = diags
+            .iter()
+            .filter(|d| d.code == Code::SchemaUnknownKey)
+            .collect();
         assert_eq!(unknown.len(), 1, "{inserted}: {}", sources.render(&diags));
         let (_, line, col) = sources.position(unknown[0]).expect("located");
         assert_eq!(line, at + 1, "{inserted}: {}", sources.render(&diags));
-        assert_eq!(col, inserted.len() - inserted.trim_start().len() + 1, "{inserted}");
-        assert!(!unknown[0].help.is_empty(), "{inserted}: no did-you-mean hint");
+        assert_eq!(
+            col,
+            inserted.len() - inserted.trim_start().len() + 1,
+            "{inserted}"
+        );
+        assert!(
+            !unknown[0].help.is_empty(),
+            "{inserted}: no did-you-mean hint"
+        );
     }
 }

@@ -21,7 +21,12 @@ fn render_sample(path: &std::path::Path) -> Vec<EmittedMessage> {
         Ok(c) => c,
         Err((s, d)) => panic!("{} does not compile:\n{}", rel(path), s.render(&d)),
     };
-    let sample = c.spec.data.sample.as_ref().unwrap_or_else(|| panic!("{} has no sample", rel(path)));
+    let sample = c
+        .spec
+        .data
+        .sample
+        .as_ref()
+        .unwrap_or_else(|| panic!("{} has no sample", rel(path)));
     let items = c.open_records(sample).expect("sample opens");
     let opts = BatchOptions {
         render: mailspec::render::RenderOptions {
@@ -46,15 +51,26 @@ fn render_sample(path: &std::path::Path) -> Vec<EmittedMessage> {
 pub fn assert_wire_format(bytes: &[u8], what: &str) {
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'\n' {
-            assert!(i > 0 && bytes[i - 1] == b'\r', "{what}: bare LF at byte {i}");
+            assert!(
+                i > 0 && bytes[i - 1] == b'\r',
+                "{what}: bare LF at byte {i}"
+            );
         }
         if b == b'\r' {
-            assert!(bytes.get(i + 1) == Some(&b'\n'), "{what}: bare CR at byte {i}");
+            assert!(
+                bytes.get(i + 1) == Some(&b'\n'),
+                "{what}: bare CR at byte {i}"
+            );
         }
         assert!(b != 0, "{what}: NUL at byte {i}");
     }
     for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        assert!(line.len() <= 999, "{what}: line {} is {} octets", n + 1, line.len() - 1);
+        assert!(
+            line.len() <= 999,
+            "{what}: line {} is {} octets",
+            n + 1,
+            line.len() - 1
+        );
     }
 }
 

@@ -20,7 +20,8 @@ fn checked_in_schema_matches_the_types() {
 
 #[test]
 fn schema_is_draft_2020_12() {
-    let v: serde_json::Value = serde_json::from_str(&mailspec::schema::schema_json()).expect("json");
+    let v: serde_json::Value =
+        serde_json::from_str(&mailspec::schema::schema_json()).expect("json");
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }
 
@@ -29,7 +30,8 @@ fn schema_is_draft_2020_12() {
 #[test]
 fn readme_reference_covers_every_key() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let schema: serde_json::Value = serde_json::from_str(&mailspec::schema::schema_json()).expect("json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&mailspec::schema::schema_json()).expect("json");
     let mut defs: Vec<(String, &serde_json::Value)> = vec![("Spec".into(), &schema)];
     if let Some(d) = schema["$defs"].as_object() {
         for (k, v) in d {
@@ -38,7 +40,9 @@ fn readme_reference_covers_every_key() {
     }
     let mut missing = Vec::new();
     for (name, def) in defs {
-        let Some(props) = def["properties"].as_object() else { continue };
+        let Some(props) = def["properties"].as_object() else {
+            continue;
+        };
         let marker = format!("<!-- schema:{name} -->");
         let Some(start) = readme.find(&marker) else {
             missing.push(format!("section {marker}"));

@@ -34,5 +34,8 @@ pub fn example_specs() -> Vec<PathBuf> {
 
 /// A path relative to the repository root, with `/` separators (stable in snapshots).
 pub fn rel(p: &Path) -> String {
-    p.strip_prefix(root()).unwrap_or(p).to_string_lossy().replace('\\', "/")
+    p.strip_prefix(root())
+        .unwrap_or(p)
+        .to_string_lossy()
+        .replace('\\', "/")
 }

@@ -4,7 +4,6 @@
 mod check;
 mod render;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -27,7 +26,7 @@ enum Command {
     /// Print the JSON Schema of the spec language.
     Schema,
     /// Render one message per record into .eml files (or an mbox, a Maildir, stdout).
-    Render(render::Args),
+    Render(Box<render::Args>),
 }
 
 pub fn main() -> ExitCode {
@@ -45,19 +44,17 @@ pub fn main() -> ExitCode {
             print!("{}", mailspec::schema::schema_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Render(a) => render::run(a),
+        Command::Render(a) => render::run(*a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe {
                     return ExitCode::SUCCESS;
                 }
-            }
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
 }
-

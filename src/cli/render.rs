@@ -61,18 +61,26 @@ pub struct Args {
 /// The clock is read here, in the CLI, never in the library.
 pub fn resolve_date(arg: Option<&str>) -> anyhow::Result<DateTime<FixedOffset>> {
     if let Some(d) = arg {
-        return DateTime::parse_from_rfc3339(d).with_context(|| format!("--date `{d}` is not RFC 3339 (e.g. 2024-06-15T13:15:07+01:00)"));
+        return DateTime::parse_from_rfc3339(d).with_context(|| {
+            format!("--date `{d}` is not RFC 3339 (e.g. 2024-06-15T13:15:07+01:00)")
+        });
     }
     if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH `{s}` is not a number of seconds"))?;
-        let d = DateTime::from_timestamp(secs, 0).with_context(|| format!("SOURCE_DATE_EPOCH `{s}` is out of range"))?;
+        let secs: i64 = s
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{s}` is not a number of seconds"))?;
+        let d = DateTime::from_timestamp(secs, 0)
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{s}` is out of range"))?;
         return Ok(d.fixed_offset());
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("the system clock is before 1970")?;
     let secs = i64::try_from(now.as_secs()).context("the system clock is out of range")?;
-    Ok(DateTime::from_timestamp(secs, 0).context("the system clock is out of range")?.fixed_offset())
+    Ok(DateTime::from_timestamp(secs, 0)
+        .context("the system clock is out of range")?
+        .fixed_offset())
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -88,8 +96,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let date = resolve_date(a.date.as_deref())?;
     let mut selection = Selection {
         limit: a.limit,
-        records: a.records.as_deref().map(Selection::parse_records).transpose().map_err(anyhow::Error::msg)?,
-        shard: a.shard.as_deref().map(Selection::parse_shard).transpose().map_err(anyhow::Error::msg)?,
+        records: a
+            .records
+            .as_deref()
+            .map(Selection::parse_records)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        shard: a
+            .shard
+            .as_deref()
+            .map(Selection::parse_shard)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
     };
     let to_stdout = a.out.as_deref() == Some("-");
     if to_stdout {
@@ -108,15 +126,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let (items, source_name) = match &a.data {
         Some(d) => {
             let format = match &a.data_format {
-                Some(f) => Format::parse(f).with_context(|| format!("unknown --data-format `{f}` (csv, json, jsonl, yaml)"))?,
+                Some(f) => Format::parse(f).with_context(|| {
+                    format!("unknown --data-format `{f}` (csv, json, jsonl, yaml)")
+                })?,
                 None if d == "-" => bail!("reading stdin needs --data-format"),
-                None => Format::from_path(std::path::Path::new(d))
-                    .with_context(|| format!("cannot tell the format of `{d}` from its extension: use --data-format"))?,
+                None => Format::from_path(std::path::Path::new(d)).with_context(|| {
+                    format!("cannot tell the format of `{d}` from its extension: use --data-format")
+                })?,
             };
             let reader: Box<dyn Read> = if d == "-" {
                 Box::new(BufReader::new(std::io::stdin()))
             } else {
-                Box::new(BufReader::new(File::open(d).with_context(|| format!("cannot open `{d}`"))?))
+                Box::new(BufReader::new(
+                    File::open(d).with_context(|| format!("cannot open `{d}`"))?,
+                ))
             };
             match data::read(reader, format) {
                 Ok(items) => (items, d.clone()),
@@ -134,7 +157,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             },
-            None => bail!("`{}` has no `data.sample`: pass --data FILE", a.spec.display()),
+            None => bail!(
+                "`{}` has no `data.sample`: pass --data FILE",
+                a.spec.display()
+            ),
         },
     };
 
@@ -143,19 +169,36 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     } else if let Some(m) = &a.mbox {
         Box::new(MboxSink::new(m).with_context(|| format!("cannot create `{}`", m.display()))?)
     } else if let Some(m) = &a.maildir {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let stamp = format!("{now}.{}", std::process::id());
-        Box::new(MaildirSink::new(m, &stamp).with_context(|| format!("cannot create `{}`", m.display()))?)
+        Box::new(
+            MaildirSink::new(m, &stamp)
+                .with_context(|| format!("cannot create `{}`", m.display()))?,
+        )
     } else {
-        let dir = a.out.clone().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("out").join(mailspec::sink::slug(&c.name)));
+        let dir = a
+            .out
+            .clone()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("out").join(mailspec::sink::slug(&c.name)));
         Box::new(DirSink::new(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?)
     };
     let mut report_out = match &a.report {
-        Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("cannot create `{}`", p.display()))?)),
+        Some(p) => {
+            Some(BufWriter::new(File::create(p).with_context(|| {
+                format!("cannot create `{}`", p.display())
+            })?))
+        }
         None => None,
     };
     let opts = BatchOptions {
-        render: RenderOptions { date: Some(date), ..Default::default() },
+        render: RenderOptions {
+            date: Some(date),
+            ..Default::default()
+        },
         selection,
         fail_fast: a.fail_fast,
     };
@@ -178,10 +221,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         w.flush().context("cannot write the report")?;
     }
     if !to_stdout {
-        eprintln!("{} message(s) written, {} record(s) failed", summary.ok, summary.failed);
+        eprintln!(
+            "{} message(s) written, {} record(s) failed",
+            summary.ok, summary.failed
+        );
     }
     if to_stdout && summary.ok == 0 && summary.failed == 0 {
         bail!("there is no record {}", a.record.unwrap_or(1));
     }
-    Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -406,10 +406,12 @@ fn split_local(s: &str) -> Result<(String, &str), AddressError> {
                     Some((_, e)) => local.push(e),
                     None => return Err(AddressError::UnterminatedQuote(show(s))),
                 },
-                '\t' => return Err(AddressError::Control {
-                    input: show(s),
-                    ch: codepoint(c),
-                }),
+                '\t' => {
+                    return Err(AddressError::Control {
+                        input: show(s),
+                        ch: codepoint(c),
+                    });
+                }
                 _ => local.push(c),
             }
         }
@@ -696,8 +698,16 @@ mod tests {
     fn valid_addr_specs() {
         let cases = [
             ("ada@example.com", false, addr("ada", "example.com")),
-            ("Ada.Lovelace@Example.COM", false, addr("Ada.Lovelace", "example.com")),
-            ("a+tag@sub.example.co.uk", false, addr("a+tag", "sub.example.co.uk")),
+            (
+                "Ada.Lovelace@Example.COM",
+                false,
+                addr("Ada.Lovelace", "example.com"),
+            ),
+            (
+                "a+tag@sub.example.co.uk",
+                false,
+                addr("a+tag", "sub.example.co.uk"),
+            ),
             ("user@localhost", false, addr("user", "localhost")),
             ("o'brien@example.ie", false, addr("o'brien", "example.ie")),
             ("\"a b\"@example.com", false, addr("a b", "example.com")),
@@ -706,11 +716,27 @@ mod tests {
                 false,
                 addr("victim@example.org x", "example.com"),
             ),
-            ("\"q\\\"uote\"@example.com", false, addr("q\"uote", "example.com")),
+            (
+                "\"q\\\"uote\"@example.com",
+                false,
+                addr("q\"uote", "example.com"),
+            ),
             ("\"plain\"@example.com", false, addr("plain", "example.com")),
-            ("josé@bücher.example", true, addr("josé", "xn--bcher-kva.example")),
-            ("info@bücher.example", false, addr("info", "xn--bcher-kva.example")),
-            ("a@xn--bcher-kva.example", false, addr("a", "xn--bcher-kva.example")),
+            (
+                "josé@bücher.example",
+                true,
+                addr("josé", "xn--bcher-kva.example"),
+            ),
+            (
+                "info@bücher.example",
+                false,
+                addr("info", "xn--bcher-kva.example"),
+            ),
+            (
+                "a@xn--bcher-kva.example",
+                false,
+                addr("a", "xn--bcher-kva.example"),
+            ),
             ("a@例え。テスト", false, addr("a", "xn--r8jz45g.xn--zckzah")),
         ];
         for (input, utf8, want) in cases {
@@ -722,7 +748,10 @@ mod tests {
     fn display_requotes_and_round_trips() {
         let cases = [
             ("ada@example.com", "ada@example.com"),
-            ("\"victim@example.org x\"@example.com", "\"victim@example.org x\"@example.com"),
+            (
+                "\"victim@example.org x\"@example.com",
+                "\"victim@example.org x\"@example.com",
+            ),
             ("\"plain\"@example.com", "plain@example.com"),
             ("\"a\\\\b\"@example.com", "\"a\\\\b\"@example.com"),
             ("\"a..b\"@example.com", "\"a..b\"@example.com"),
@@ -742,27 +771,75 @@ mod tests {
         let cases: Vec<(&str, bool, &str)> = vec![
             ("", false, "empty address"),
             ("ada", false, "`ada` is not an address: missing `@`"),
-            ("@example.com", false, "address `@example.com` has an empty local part"),
+            (
+                "@example.com",
+                false,
+                "address `@example.com` has an empty local part",
+            ),
             ("ada@", false, "address `ada@` has an empty domain"),
-            ("a@b@example.com", false, "address `a@b@example.com` has more than one unquoted `@`"),
-            ("-oQ/tmp@example.com", false, "address `-oQ/tmp@example.com` starts with `-`, which a mail transfer agent could take for a command-line option"),
+            (
+                "a@b@example.com",
+                false,
+                "address `a@b@example.com` has more than one unquoted `@`",
+            ),
+            (
+                "-oQ/tmp@example.com",
+                false,
+                "address `-oQ/tmp@example.com` starts with `-`, which a mail transfer agent could take for a command-line option",
+            ),
             ("\"-x\"@example.com", false, "starts with `-`"),
-            ("a@[192.0.2.1]", false, "IP-literal domains are not supported: `a@[192.0.2.1]`"),
-            ("a(comment)@example.com", false, "comments are not supported"),
-            ("a@example.com(comment)", false, "comments are not supported"),
-            ("@relay.example:a@example.com", false, "source routes are not supported"),
-            ("=?utf-8?q?a?=@example.com", false, "encoded-words (`=?`) are not allowed"),
-            ("a\n@example.com", false, "control character U+000A in `a\\u{a}@example.com`"),
+            (
+                "a@[192.0.2.1]",
+                false,
+                "IP-literal domains are not supported: `a@[192.0.2.1]`",
+            ),
+            (
+                "a(comment)@example.com",
+                false,
+                "comments are not supported",
+            ),
+            (
+                "a@example.com(comment)",
+                false,
+                "comments are not supported",
+            ),
+            (
+                "@relay.example:a@example.com",
+                false,
+                "source routes are not supported",
+            ),
+            (
+                "=?utf-8?q?a?=@example.com",
+                false,
+                "encoded-words (`=?`) are not allowed",
+            ),
+            (
+                "a\n@example.com",
+                false,
+                "control character U+000A in `a\\u{a}@example.com`",
+            ),
             ("a\0@example.com", false, "control character U+0000"),
-            ("a @example.com", false, "white space outside quotes in address `a @example.com`"),
+            (
+                "a @example.com",
+                false,
+                "white space outside quotes in address `a @example.com`",
+            ),
             ("a@exa mple.com", false, "white space outside quotes"),
-            ("a@example", false, "domain `example` has no `.`; only `localhost` may be used without one"),
+            (
+                "a@example",
+                false,
+                "domain `example` has no `.`; only `localhost` may be used without one",
+            ),
             ("a@192.0.2.1", false, "ends in a numeric label"),
             (&long_local, false, "is 65 octets long; the limit is 64"),
             (&long_label, false, "is 64 octets long; the limit is 63"),
             (&long_domain, false, "octets long; the limit is 255"),
             ("josé@example.com", false, "requires smtputf8"),
-            ("a@exa\u{200B}mple.com", false, "invisible or bidirectional control character U+200B"),
+            (
+                "a@exa\u{200B}mple.com",
+                false,
+                "invisible or bidirectional control character U+200B",
+            ),
             ("a@exa\u{202E}mple.com", false, "U+202E"),
             ("a@\u{FEFF}example.com", false, "U+FEFF"),
             ("a@exa\u{2067}mple.com", false, "U+2067"),
@@ -773,12 +850,36 @@ mod tests {
             ("a@example..com", false, "has an empty label"),
             ("a@.example.com", false, "has an empty label"),
             ("a@example.com.", false, "has an empty label"),
-            ("a@ex_ample.com", false, "character `_` is not allowed in the domain"),
-            ("a@-example.com", false, "not a valid internationalized domain name"),
-            ("a@xn--zz.com", false, "not a valid internationalized domain name"),
-            ("a<b@example.com", false, "character `<` is not allowed in the local part"),
-            ("\"unterminated@example.com", false, "unterminated quoted string"),
-            ("\"a\"b@example.com", false, "character `b` is not allowed in the local part"),
+            (
+                "a@ex_ample.com",
+                false,
+                "character `_` is not allowed in the domain",
+            ),
+            (
+                "a@-example.com",
+                false,
+                "not a valid internationalized domain name",
+            ),
+            (
+                "a@xn--zz.com",
+                false,
+                "not a valid internationalized domain name",
+            ),
+            (
+                "a<b@example.com",
+                false,
+                "character `<` is not allowed in the local part",
+            ),
+            (
+                "\"unterminated@example.com",
+                false,
+                "unterminated quoted string",
+            ),
+            (
+                "\"a\"b@example.com",
+                false,
+                "character `b` is not allowed in the local part",
+            ),
             ("\"\"@example.com", false, "empty local part"),
         ];
         for (input, utf8, want) in cases {
@@ -803,8 +904,14 @@ mod tests {
             addr: a,
         };
         let cases = [
-            ("ada@example.com", vec![mb(None, addr("ada", "example.com"))]),
-            ("<ada@example.com>", vec![mb(None, addr("ada", "example.com"))]),
+            (
+                "ada@example.com",
+                vec![mb(None, addr("ada", "example.com"))],
+            ),
+            (
+                "<ada@example.com>",
+                vec![mb(None, addr("ada", "example.com"))],
+            ),
             (
                 "Ada  Lovelace <ada@example.com>",
                 vec![mb(Some("Ada Lovelace"), addr("ada", "example.com"))],
@@ -853,16 +960,25 @@ mod tests {
     fn rejected_mailbox_lists() {
         let cases = [
             ("", "empty address"),
-            ("a@example.com,,b@example.com", "empty entry in address list"),
+            (
+                "a@example.com,,b@example.com",
+                "empty entry in address list",
+            ),
             ("a@example.com,", "empty entry in address list"),
             ("team: a@example.com;", "groups are not supported"),
             ("undisclosed-recipients:;", "groups are not supported"),
             ("Ada (work) <a@example.com>", "comments are not supported"),
-            ("Doe, Jane <jane@example.com>", "`Doe` is not an address; a display name that contains `,` must be quoted"),
+            (
+                "Doe, Jane <jane@example.com>",
+                "`Doe` is not an address; a display name that contains `,` must be quoted",
+            ),
             ("Ada <a@example.com", "missing `>`"),
             ("Ada <a@example.com> x", "unexpected `x` after `>`"),
             ("Ada <>", "empty address"),
-            ("a@example.com <b@example.com>", "character `@` in display name"),
+            (
+                "a@example.com <b@example.com>",
+                "character `@` in display name",
+            ),
             ("Ada <\u{7}a@example.com>", "control character U+0007"),
             ("A\u{85}da <a@example.com>", "control character U+0085"),
             ("\"Ada <a@example.com>", "unterminated quoted string"),
@@ -877,11 +993,13 @@ mod tests {
 
     #[test]
     fn mailbox_display() {
-        let list =
-            parse_mailbox_list("\"O'Brien, José\" <jo@example.ie>, Ada <a@x.org>", false)
-                .expect("valid");
+        let list = parse_mailbox_list("\"O'Brien, José\" <jo@example.ie>, Ada <a@x.org>", false)
+            .expect("valid");
         let shown: Vec<String> = list.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["\"O'Brien, José\" <jo@example.ie>", "Ada <a@x.org>"]);
+        assert_eq!(
+            shown,
+            ["\"O'Brien, José\" <jo@example.ie>", "Ada <a@x.org>"]
+        );
     }
 
     #[test]
@@ -893,7 +1011,10 @@ mod tests {
         let start = std::time::Instant::now();
         let _ = parse_mailbox_list(&many_quotes, false);
         let _ = parse_mailbox_list(&many_angles, false);
-        assert_eq!(parse_mailbox_list(&many_commas, false).map(|v| v.len()), Ok(20_001));
+        assert_eq!(
+            parse_mailbox_list(&many_commas, false).map(|v| v.len()),
+            Ok(20_001)
+        );
         let _ = parse_addr_spec(&"a.".repeat(100_000), false);
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }

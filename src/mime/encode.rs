@@ -63,9 +63,7 @@ impl fmt::Display for TransferEncoding {
 
 /// Error returned by [`TransferEncoding::from_str`] for an unknown name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown transfer encoding `{0}`; expected `7bit`, `8bit`, `quoted-printable` or `base64`"
-)]
+#[error("unknown transfer encoding `{0}`; expected `7bit`, `8bit`, `quoted-printable` or `base64`")]
 pub struct ParseTransferEncodingError(pub String);
 
 impl FromStr for TransferEncoding {
@@ -551,7 +549,11 @@ mod tests {
             let enc = encode_base64(&data);
             assert_eq!(enc.len(), base64_len(n), "n = {n}");
             assert_wire_ok(&enc, ENCODED_LINE);
-            let joined: Vec<u8> = enc.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+            let joined: Vec<u8> = enc
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r' && b != b'\n')
+                .collect();
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(&joined)
                 .expect("valid base64");
@@ -604,10 +606,7 @@ mod tests {
         );
         assert_eq!(
             encode_body(&[b'x'; 1000], Some(EightBit), true),
-            Err(LineIssue::LineTooLong {
-                line: 1,
-                len: 1000
-            })
+            Err(LineIssue::LineTooLong { line: 1, len: 1000 })
         );
         assert_eq!(
             encode_body(b"a\nb", Some(SevenBit), false),
@@ -625,8 +624,8 @@ mod tests {
 
     #[test]
     fn base64_text_is_normalised_first() {
-        let (enc, out) = encode_body(b"a\nb", Some(TransferEncoding::Base64), true)
-            .expect("base64 never fails");
+        let (enc, out) =
+            encode_body(b"a\nb", Some(TransferEncoding::Base64), true).expect("base64 never fails");
         assert_eq!(enc, TransferEncoding::Base64);
         assert_eq!(out, encode_base64(b"a\r\nb"));
         let (_, raw) = encode_body(b"a\nb", Some(TransferEncoding::Base64), false)

@@ -320,53 +320,48 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
 /// Writes an unstructured field (RFC 5322 §3.2.5) such as `Subject`, `Content-Description`
 /// or a custom header.
 ///
-/// ASCII words are written as they are, folded at white space. Runs of words that need
-/// encoding (non-ASCII without `smtputf8`, or containing `=?`) become encoded-words that
-/// carry their inner white space, so the decoded text is exact. If a word could not be
-/// placed on a line under 998 octets, the whole value is encoded.
+/// The value is cut into *segments* at single spaces; these are the only fold points,
+/// because readers keep a single space across a fold exactly, while several of them
+/// (mail-parser among them) collapse longer runs or turn TAB into a space when they
+/// unfold. A segment is written as it is when it is ASCII (or `smtputf8` is set), holds no
+/// `=?`, and is at most 900 octets; otherwise it becomes encoded-words, and neighbouring
+/// encoded segments share encoded-words, so every space between them is carried inside
+/// the encoded text and decodes exactly (RFC 2047 §6.2 drops white space between adjacent
+/// encoded-words).
 ///
 /// # Errors
 /// [`EmitError::ControlChar`] for control characters in `value`.
 pub fn unstructured(name: &str, value: &str, smtputf8: bool) -> Result<String, EmitError> {
     check_text(name, value)?;
     let text = value.trim_matches([' ', '\t']);
-    let mut f = Folder::new(name);
     let toks = tokens(text);
-    let too_long = toks.iter().any(|t| {
-        t.ws.len() + t.word.len() > MAX_PLAIN_TOKEN || t.ws.len() + EW_MAX > MAX_PLAIN_TOKEN
-    });
-    if too_long {
-        f.encoded(" ", text);
-        return f.finish();
-    }
-    let needs_encoding = |w: &str| (!smtputf8 && !w.is_ascii()) || w.contains("=?");
-    // White space next to an encoded-word is only reliably kept by readers when it is a
-    // single space (several decoders collapse runs or turn TAB into space), so words joined
-    // by any other white space are encoded together, carrying that white space inside.
-    let mut encode = vec![false; toks.len()];
-    let mut seg_start = 0;
-    for i in 1..=toks.len() {
-        if i == toks.len() || toks[i].ws == " " {
-            let any = toks[seg_start..i].iter().any(|t| needs_encoding(t.word));
-            encode[seg_start..i].fill(any);
-            seg_start = i;
+    // Segments as byte ranges of `text`: words joined by anything but a single space.
+    let mut segments: Vec<(usize, usize)> = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let end = t.start + t.word.len();
+        match segments.last_mut() {
+            Some(seg) if i > 0 && t.ws != " " => seg.1 = end,
+            _ => segments.push((t.start, end)),
         }
     }
+    let encode = |&(a, b): &(usize, usize)| {
+        let seg = &text[a..b];
+        (!smtputf8 && !seg.is_ascii()) || seg.contains("=?") || seg.len() > MAX_PLAIN_TOKEN
+    };
+    let mut f = Folder::new(name);
     let mut i = 0;
-    while i < toks.len() {
-        let sep = if i == 0 { " " } else { toks[i].ws };
-        if encode[i] {
-            let mut j = i;
-            while j + 1 < toks.len() && encode[j + 1] {
-                j += 1;
+    while i < segments.len() {
+        let (start, mut end) = segments[i];
+        if encode(&segments[i]) {
+            while let Some(next) = segments.get(i + 1).filter(|s| encode(s)) {
+                end = next.1;
+                i += 1;
             }
-            let end = toks[j].start + toks[j].word.len();
-            f.encoded(sep, &text[toks[i].start..end]);
-            i = j + 1;
+            f.encoded(" ", &text[start..end]);
         } else {
-            f.word(sep, toks[i].word);
-            i += 1;
+            f.word(" ", &text[start..end]);
         }
+        i += 1;
     }
     f.finish()
 }
@@ -520,7 +515,7 @@ fn is_attr_char(b: u8) -> bool {
 ///
 /// - a token value is written bare: `charset=utf-8`;
 /// - other ASCII that fits is a quoted-string: `filename="my report.pdf"`;
-/// - non-ASCII, TAB or long values use RFC 2231 with the `utf-8` charset:
+/// - non-ASCII, TAB, `=?` or long values use RFC 2231 with the `utf-8` charset:
 ///   `filename*=utf-8''caf%C3%A9.pdf`, or `filename*0*=utf-8''…; filename*1*=…` with
 ///   continuations that each hold whole characters.
 ///
@@ -528,10 +523,13 @@ fn is_attr_char(b: u8) -> bool {
 /// quoted-string, and strict parsers (Python's `email`) flag it as a defect.
 pub fn param_tokens(name: &str, value: &str) -> Vec<String> {
     let room = EW_LINE.saturating_sub(name.len() + 1);
-    if is_token(value) && value.len() <= room {
+    // Many readers decode RFC 2047 words even inside parameters (against §5), so a value
+    // that looks like one is percent-encoded to make them show the literal.
+    let looks_encoded = value.contains("=?");
+    if is_token(value) && value.len() <= room && !looks_encoded {
         return vec![format!("{name}={value}")];
     }
-    if value.is_ascii() && !value.contains('\t') {
+    if value.is_ascii() && !value.contains('\t') && !looks_encoded {
         let quoted = quote(value);
         if quoted.len() <= room {
             return vec![format!("{name}={quoted}")];
@@ -652,7 +650,9 @@ mod tests {
                             }
                             v
                         }
-                        "b?" => base64::engine::general_purpose::STANDARD.decode(payload).ok()?,
+                        "b?" => base64::engine::general_purpose::STANDARD
+                            .decode(payload)
+                            .ok()?,
                         _ => return None,
                     };
                     String::from_utf8(bytes).ok()
@@ -690,11 +690,21 @@ mod tests {
         assert!(!inner.contains('\n') || inner.split("\r\n").count() > 1);
         for line in inner.split("\r\n") {
             assert!(!line.contains(['\r', '\n']), "bare CR/LF in {field:?}");
-            assert!(line.len() <= max, "line of {} > {max}: {line:?}", line.len());
+            assert!(
+                line.len() <= max,
+                "line of {} > {max}: {line:?}",
+                line.len()
+            );
         }
         for line in inner.split("\r\n").skip(1) {
-            assert!(line.starts_with([' ', '\t']), "continuation without WSP: {line:?}");
-            assert!(!line.trim().is_empty(), "white-space-only line in {field:?}");
+            assert!(
+                line.starts_with([' ', '\t']),
+                "continuation without WSP: {line:?}"
+            );
+            assert!(
+                !line.trim().is_empty(),
+                "white-space-only line in {field:?}"
+            );
         }
     }
 
@@ -722,18 +732,28 @@ mod tests {
             ("  padded\t", "Subject: padded\r\n"),
             ("a  b\tc", "Subject: a  b\tc\r\n"),
             ("Café", "Subject: =?utf-8?b?Q2Fmw6k=?=\r\n"),
-            ("Hi Crème brûlée", "Subject: Hi =?utf-8?b?Q3LDqG1lIGJyw7tsw6ll?=\r\n"),
+            (
+                "Hi Crème brûlée",
+                "Subject: Hi =?utf-8?b?Q3LDqG1lIGJyw7tsw6ll?=\r\n",
+            ),
             (
                 "Kaffeehaus-Öffnungszeiten",
                 "Subject: =?utf-8?q?Kaffeehaus-=C3=96ffnungszeiten?=\r\n",
             ),
-            ("Hi Café au lait", "Subject: Hi =?utf-8?b?Q2Fmw6k=?= au lait\r\n"),
+            (
+                "Hi Café au lait",
+                "Subject: Hi =?utf-8?b?Q2Fmw6k=?= au lait\r\n",
+            ),
             ("é ü", "Subject: =?utf-8?b?w6kgw7w=?=\r\n"),
             ("日本語", "Subject: =?utf-8?b?5pel5pys6Kqe?=\r\n"),
             ("a =?x?= b", "Subject: a =?utf-8?b?PT94Pz0=?= b\r\n"),
         ];
         for (value, want) in cases {
-            assert_eq!(unstructured("Subject", value, false).as_deref(), Ok(want), "{value}");
+            assert_eq!(
+                unstructured("Subject", value, false).as_deref(),
+                Ok(want),
+                "{value}"
+            );
         }
     }
 
@@ -780,7 +800,10 @@ mod tests {
 
     #[test]
     fn q_or_b_whichever_is_shorter() {
-        assert_eq!(encoded_words("Café au lait", 75), ["=?utf-8?q?Caf=C3=A9_au_lait?="]);
+        assert_eq!(
+            encoded_words("Café au lait", 75),
+            ["=?utf-8?q?Caf=C3=A9_au_lait?="]
+        );
         assert_eq!(encoded_words("Café", 75), ["=?utf-8?b?Q2Fmw6k=?="]);
         assert_eq!(encoded_words("日本", 75), ["=?utf-8?b?5pel5pys?="]);
         // Ties go to Q.
@@ -793,13 +816,24 @@ mod tests {
         let field = unstructured("Subject", attack, false).expect("valid");
         assert_lines(&field, EW_LINE);
         assert!(!field.contains(attack));
-        assert_eq!(field.matches("\r\n").count(), 1 + field.matches("\r\n ").count());
+        assert_eq!(
+            field.matches("\r\n").count(),
+            1 + field.matches("\r\n ").count()
+        );
         assert_eq!(decode_2047(body(&field)), attack);
     }
 
     #[test]
     fn control_characters_are_errors() {
-        for value in ["a\rb", "a\nb", "a\r\nBcc: x", "nul\0", "bell\u{7}", "del\u{7f}", "nel\u{85}"] {
+        for value in [
+            "a\rb",
+            "a\nb",
+            "a\r\nBcc: x",
+            "nul\0",
+            "bell\u{7}",
+            "del\u{7f}",
+            "nel\u{85}",
+        ] {
             let err = unstructured("Subject", value, false).expect_err(value);
             assert!(
                 err.to_string().starts_with("control character U+"),
@@ -818,7 +852,10 @@ mod tests {
     fn address_formatting() {
         let cases = [
             ("ada@example.com", "To: ada@example.com\r\n"),
-            ("Ada Lovelace <ada@example.com>", "To: Ada Lovelace <ada@example.com>\r\n"),
+            (
+                "Ada Lovelace <ada@example.com>",
+                "To: Ada Lovelace <ada@example.com>\r\n",
+            ),
             (
                 "\"O'Brien, Jack\" <jo@example.ie>",
                 "To: \"O'Brien, Jack\" <jo@example.ie>\r\n",
@@ -827,7 +864,10 @@ mod tests {
                 "\"say \\\"hi\\\" \\\\o/\" <a@example.com>",
                 "To: \"say \\\"hi\\\" \\\\o/\" <a@example.com>\r\n",
             ),
-            ("\"J. Doe\" <j@example.com>", "To: \"J. Doe\" <j@example.com>\r\n"),
+            (
+                "\"J. Doe\" <j@example.com>",
+                "To: \"J. Doe\" <j@example.com>\r\n",
+            ),
             (
                 "\"O'Brien, José\" <jo@example.ie>",
                 "To: =?utf-8?b?TydCcmllbiwgSm9zw6k=?= <jo@example.ie>\r\n",
@@ -865,7 +905,10 @@ mod tests {
 
     #[test]
     fn smtputf8_display_names_are_raw() {
-        let mbs = list("\"Müller, Jürgen\" <j@example.de>, Zoë <z@example.de>", true);
+        let mbs = list(
+            "\"Müller, Jürgen\" <j@example.de>, Zoë <z@example.de>",
+            true,
+        );
         assert_eq!(
             address_list("To", &mbs, true).as_deref(),
             Ok("To: \"Müller, Jürgen\" <j@example.de>, Zoë <z@example.de>\r\n")
@@ -940,10 +983,21 @@ mod tests {
             msg_id_list("Message-ID", &["abc.def@example.com".into()]).as_deref(),
             Ok("Message-ID: <abc.def@example.com>\r\n")
         );
-        let many: Vec<String> = (0..10).map(|i| format!("id{i}.xxxxxxxx@example.com")).collect();
+        let many: Vec<String> = (0..10)
+            .map(|i| format!("id{i}.xxxxxxxx@example.com"))
+            .collect();
         let field = msg_id_list("References", &many).expect("valid");
         assert_lines(&field, SOFT_LINE);
-        for bad in ["", "no-at", "a@b@c", "<a@b>", "a b@c", "a@b\r\nBcc: x", "é@x.org", "a..b@x"] {
+        for bad in [
+            "",
+            "no-at",
+            "a@b@c",
+            "<a@b>",
+            "a b@c",
+            "a@b\r\nBcc: x",
+            "é@x.org",
+            "a..b@x",
+        ] {
             assert!(msg_id_list("In-Reply-To", &[bad.into()]).is_err(), "{bad}");
         }
     }
@@ -974,9 +1028,19 @@ mod tests {
                 "{bad}"
             );
         }
-        for reserved in ["Subject", "bcc", "Content-Type", "MIME-Version", "Message-Id", "Return-Path"] {
+        for reserved in [
+            "Subject",
+            "bcc",
+            "Content-Type",
+            "MIME-Version",
+            "Message-Id",
+            "Return-Path",
+        ] {
             assert!(
-                matches!(check_custom_name(reserved), Err(EmitError::ReservedHeader(_))),
+                matches!(
+                    check_custom_name(reserved),
+                    Err(EmitError::ReservedHeader(_))
+                ),
                 "{reserved}"
             );
         }
@@ -984,13 +1048,22 @@ mod tests {
 
     #[test]
     fn parameters() {
-        let cases: [(&str, &str, &[&str]); 6] = [
+        let cases: [(&str, &str, &[&str]); 7] = [
             ("charset", "utf-8", &["charset=utf-8"]),
             ("filename", "report.pdf", &["filename=report.pdf"]),
-            ("filename", "my report (1).pdf", &["filename=\"my report (1).pdf\""]),
+            (
+                "filename",
+                "my report (1).pdf",
+                &["filename=\"my report (1).pdf\""],
+            ),
             ("filename", "a\"b\\c", &["filename=\"a\\\"b\\\\c\""]),
             ("filename", "café.pdf", &["filename*=utf-8''caf%C3%A9.pdf"]),
             ("filename", "", &["filename=\"\""]),
+            (
+                "name",
+                "=?utf-8?q?x?=",
+                &["name*=utf-8''%3D%3Futf-8%3Fq%3Fx%3F%3D"],
+            ),
         ];
         for (name, value, want) in cases {
             assert_eq!(param_tokens(name, value), want, "{value}");
@@ -1021,8 +1094,8 @@ mod tests {
         assert!(field.contains(";\r\n filename*1*="), "{field}");
         // Long ASCII names get continuations too.
         let long = format!("{}.txt", "quarterly-report-".repeat(6));
-        let field = with_params("Content-Disposition", "attachment", &[("filename", &long)])
-            .expect("ok");
+        let field =
+            with_params("Content-Disposition", "attachment", &[("filename", &long)]).expect("ok");
         assert_lines(&field, SOFT_LINE);
     }
 

@@ -221,7 +221,9 @@ pub enum EmitError {
     #[error("header `Sender` is required when `From` has more than one mailbox (RFC 5322 §3.6.2)")]
     NoSender,
     /// A message id that is not `local@domain` in dot-atom form.
-    #[error("invalid message id `{id}` in header `{header}`: expected `local@domain` in dot-atom form")]
+    #[error(
+        "invalid message id `{id}` in header `{header}`: expected `local@domain` in dot-atom form"
+    )]
     BadMessageId {
         /// The header name.
         header: String,
@@ -329,7 +331,11 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
             utf8,
         )?);
     }
-    for (name, list) in [("Reply-To", &msg.reply_to), ("To", &msg.to), ("Cc", &msg.cc)] {
+    for (name, list) in [
+        ("Reply-To", &msg.reply_to),
+        ("To", &msg.to),
+        ("Cc", &msg.cc),
+    ] {
         if !list.is_empty() {
             out.push_str(&header::address_list(name, list, utf8)?);
         }
@@ -452,9 +458,9 @@ fn pick_boundary(seed: &[u8], path: &[usize], children: &[Rendered]) -> Result<S
         let boundary = ident::boundary(seed, path, attempt);
         let delimiter = format!("--{boundary}");
         let needle = delimiter.as_bytes();
-        let collides = children.iter().any(|c| {
-            contains(c.headers.as_bytes(), needle) || contains(&c.body, needle)
-        });
+        let collides = children
+            .iter()
+            .any(|c| contains(c.headers.as_bytes(), needle) || contains(&c.body, needle));
         if !collides {
             return Ok(boundary);
         }
@@ -518,7 +524,10 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
     let (ty, sub) = media_type(&leaf.media_type)?;
     let full_type = format!("{ty}/{sub}");
     let is_text = ty == "text";
-    let filename = leaf.disposition.as_ref().and_then(|d| d.filename.as_deref());
+    let filename = leaf
+        .disposition
+        .as_ref()
+        .and_then(|d| d.filename.as_deref());
     if let Some(name) = filename {
         check_filename(name)?;
     }
@@ -545,7 +554,9 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
             reason,
         };
         if !header::is_token(name) || name.contains('*') || name.len() > 60 {
-            return Err(bad("the name must be an RFC 2045 token of at most 60 characters, without `*`"));
+            return Err(bad(
+                "the name must be an RFC 2045 token of at most 60 characters, without `*`",
+            ));
         }
         if lower == "charset" {
             return Err(bad("set the charset through the part's charset"));
@@ -640,9 +651,8 @@ fn encode_leaf(
         check.map_err(|issue| bad_content(encoding, issue))?;
         return Ok((encoding, data));
     }
-    encode::encode_body(&leaf.body, requested, is_text).map_err(|issue| {
-        bad_content(requested.unwrap_or(TransferEncoding::SevenBit), issue)
-    })
+    encode::encode_body(&leaf.body, requested, is_text)
+        .map_err(|issue| bad_content(requested.unwrap_or(TransferEncoding::SevenBit), issue))
 }
 
 #[cfg(test)]
@@ -664,8 +674,7 @@ mod tests {
             cc: Vec::new(),
             reply_to: Vec::new(),
             subject: Some("Hello".into()),
-            date: DateTime::parse_from_rfc3339("2025-07-01T09:30:00+02:00")
-                .expect("valid date"),
+            date: DateTime::parse_from_rfc3339("2025-07-01T09:30:00+02:00").expect("valid date"),
             message_id: ident::message_id(b"seed", "example.com"),
             in_reply_to: Vec::new(),
             references: Vec::new(),
@@ -764,7 +773,10 @@ mod tests {
     fn deterministic_and_seed_dependent() {
         let body = Part::Multipart(Multipart {
             subtype: "alternative".into(),
-            parts: vec![text("plain"), Part::Leaf(Leaf::new("text/html", "<p>html</p>"))],
+            parts: vec![
+                text("plain"),
+                Part::Leaf(Leaf::new("text/html", "<p>html</p>")),
+            ],
         });
         let msg = base_message(body);
         let a = emit(&msg, b"seed").expect("emits");
@@ -779,7 +791,10 @@ mod tests {
             parts: vec![
                 Part::Multipart(Multipart {
                     subtype: "alternative".into(),
-                    parts: vec![text("plain"), Part::Leaf(Leaf::new("text/html", "<p>x</p>"))],
+                    parts: vec![
+                        text("plain"),
+                        Part::Leaf(Leaf::new("text/html", "<p>x</p>")),
+                    ],
                 }),
                 Part::Leaf(Leaf {
                     disposition: Some(Disposition {
@@ -837,7 +852,9 @@ mod tests {
         });
         let out = emit_str(&base_message(body));
         assert!(out.contains("Content-Type: multipart/related; type=\"text/html\";\r\n boundary="));
-        assert!(out.contains("Content-Disposition: inline; filename=logo.png\r\nContent-ID: <logo@example.com>\r\n"));
+        assert!(out.contains(
+            "Content-Disposition: inline; filename=logo.png\r\nContent-ID: <logo@example.com>\r\n"
+        ));
     }
 
     #[test]
@@ -852,7 +869,10 @@ mod tests {
         for enc in [TransferEncoding::Base64, TransferEncoding::QuotedPrintable] {
             leaf.transfer_encoding = Some(enc);
             let err = emit(&base_message(Part::Leaf(leaf.clone())), b"s").expect_err("forbidden");
-            assert!(err.to_string().contains("must use `7bit` or `8bit`"), "{err}");
+            assert!(
+                err.to_string().contains("must use `7bit` or `8bit`"),
+                "{err}"
+            );
         }
         leaf.transfer_encoding = Some(TransferEncoding::SevenBit);
         let err = emit(&base_message(Part::Leaf(leaf)), b"s").expect_err("not 7bit");
@@ -865,7 +885,10 @@ mod tests {
     #[test]
     fn emit_errors() {
         let cases: Vec<(Box<dyn Fn(&mut Message)>, &str)> = vec![
-            (Box::new(|m| m.from.clear()), "header `From` needs at least one mailbox"),
+            (
+                Box::new(|m| m.from.clear()),
+                "header `From` needs at least one mailbox",
+            ),
             (
                 Box::new(|m| m.from.push(mailbox(None, "b@example.com"))),
                 "header `Sender` is required",
@@ -883,7 +906,10 @@ mod tests {
                 "header `Bcc` cannot be set as a custom header",
             ),
             (
-                Box::new(|m| m.extra_headers.push(("Content-Type".into(), "text/html".into()))),
+                Box::new(|m| {
+                    m.extra_headers
+                        .push(("Content-Type".into(), "text/html".into()))
+                }),
                 "cannot be set as a custom header",
             ),
             (
@@ -1060,7 +1086,10 @@ mod tests {
         assert_eq!(
             to,
             [
-                (Some("O'Brien, Siobhán".into()), Some("siobhan@example.ie".into())),
+                (
+                    Some("O'Brien, Siobhán".into()),
+                    Some("siobhan@example.ie".into())
+                ),
                 (None, Some("plain@example.org".into())),
             ]
         );
@@ -1083,8 +1112,7 @@ mod tests {
         for (name, msg) in samples() {
             let bytes = emit(&msg, name.as_bytes()).expect(name);
             std::fs::write(dir.join(format!("{name}.eml")), bytes).expect("write");
-            std::fs::write(dir.join(format!("{name}.expect.json")), sidecar(&msg))
-                .expect("write");
+            std::fs::write(dir.join(format!("{name}.expect.json")), sidecar(&msg)).expect("write");
         }
     }
 
@@ -1116,11 +1144,10 @@ mod tests {
                 }
                 Part::Leaf(leaf) => {
                     types.push(leaf.media_type.clone());
-                    if let Some(d) = &leaf.disposition {
-                        if d.kind == DispositionKind::Attachment {
+                    if let Some(d) = &leaf.disposition
+                        && d.kind == DispositionKind::Attachment {
                             names.push(d.filename.clone().unwrap_or_default());
                         }
-                    }
                 }
             }
         }
@@ -1142,7 +1169,6 @@ mod tests {
             fields.push(format!("\"structure\": [{}]", list(&types)));
         }
         fields.extend([
-
             format!("\"attachment_filenames\": [{}]", list(&names)),
             format!(
                 "\"addresses\": {{\"From\": [{}], \"To\": [{}]}}",
@@ -1176,10 +1202,15 @@ mod tests {
                 Part::Leaf(Leaf {
                     disposition: Some(Disposition {
                         kind: DispositionKind::Attachment,
-                        filename: Some("Übersicht – Q3 2025 (final) 日本語 😀 and more words.pdf".into()),
+                        filename: Some(
+                            "Übersicht – Q3 2025 (final) 日本語 😀 and more words.pdf".into(),
+                        ),
                     }),
                     description: Some("Quartalsübersicht".into()),
-                    ..Leaf::new("application/pdf", (0..=255u8).cycle().take(5000).collect::<Vec<u8>>())
+                    ..Leaf::new(
+                        "application/pdf",
+                        (0..=255u8).cycle().take(5000).collect::<Vec<u8>>(),
+                    )
                 }),
             ],
         }));
@@ -1195,7 +1226,9 @@ mod tests {
             .collect();
         msg.extra_headers = vec![("X-Campaign".into(), "Sommer – 2025".into())];
         msg.in_reply_to = vec!["parent@example.com".into()];
-        msg.references = (0..6).map(|i| format!("ref{i}.aaaaaaaaaaaa@example.com")).collect();
+        msg.references = (0..6)
+            .map(|i| format!("ref{i}.aaaaaaaaaaaa@example.com"))
+            .collect();
         out.push(("mixed", msg));
 
         let mut msg = base_message(Part::Multipart(Multipart {

@@ -76,9 +76,7 @@ fn filename() -> impl Strategy<Value = String> {
         let cleaned: String = s
             .chars()
             .filter(|&c| {
-                !c.is_control()
-                    && !matches!(c, '/' | '\\')
-                    && !super::address::is_invisible(c)
+                !c.is_control() && !matches!(c, '/' | '\\') && !super::address::is_invisible(c)
             })
             .collect();
         if cleaned.trim().is_empty() || cleaned == "." || cleaned == ".." {
@@ -182,7 +180,10 @@ fn check(input: &Input) -> Result<(), TestCaseError> {
     let msg = build(input);
     let bytes = emit(&msg, b"proptest-seed").map_err(|e| TestCaseError::fail(e.to_string()))?;
     assert_wire(&bytes);
-    prop_assert_eq!(&bytes, &emit(&msg, b"proptest-seed").expect("emitted once already"));
+    prop_assert_eq!(
+        &bytes,
+        &emit(&msg, b"proptest-seed").expect("emitted once already")
+    );
     if !input.smtputf8 {
         prop_assert!(bytes.is_ascii());
     }

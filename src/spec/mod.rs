@@ -67,13 +67,28 @@ pub fn compile_path(path: &Path) -> Result<CompiledSpec, (Sources, Vec<Diagnosti
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            return Err((sources, vec![Diagnostic::error(Code::IoRead, format!("cannot read `{shown}`: {e}"))]));
+            return Err((
+                sources,
+                vec![Diagnostic::error(
+                    Code::IoRead,
+                    format!("cannot read `{shown}`: {e}"),
+                )],
+            ));
         }
     };
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            return Err((sources, vec![Diagnostic::error(Code::IoRead, format!("`{shown}` is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()))]));
+            return Err((
+                sources,
+                vec![Diagnostic::error(
+                    Code::IoRead,
+                    format!(
+                        "`{shown}` is not valid UTF-8 (byte {})",
+                        e.utf8_error().valid_up_to()
+                    ),
+                )],
+            ));
         }
     };
     let file = sources.add(shown, text);
@@ -84,21 +99,27 @@ pub fn compile_path(path: &Path) -> Result<CompiledSpec, (Sources, Vec<Diagnosti
 ///
 /// # Errors
 /// As [`compile_path`].
-pub fn compile_source(path: &Path, sources: Sources, file: FileId) -> Result<CompiledSpec, (Sources, Vec<Diagnostic>)> {
+pub fn compile_source(
+    path: &Path,
+    sources: Sources,
+    file: FileId,
+) -> Result<CompiledSpec, (Sources, Vec<Diagnostic>)> {
     let doc = match yaml::load(&sources, file) {
         Ok(d) => d,
         Err(d) => return Err((sources, d)),
     };
     // The version decides which schema applies: check it first, alone.
-    if let Some(v) = doc.value.get("mailspec") {
-        if !v.as_u64().is_some_and(|v| SUPPORTED_VERSIONS.contains(&(v as u32))) {
+    if let Some(v) = doc.value.get("mailspec")
+        && !v
+            .as_u64()
+            .is_some_and(|v| SUPPORTED_VERSIONS.contains(&(v as u32)))
+        {
             let d = Diagnostic::error(Code::SpecVersion, format!("unsupported spec version `{v}`"))
                 .at(file, doc.map.value_span("/mailspec"))
                 .label("this build reads version 1")
                 .help("write `mailspec: 1`");
             return Err((sources, vec![d]));
         }
-    }
     if let Err(d) = crate::schema::validate(&doc) {
         return Err((sources, d));
     }
@@ -106,17 +127,31 @@ pub fn compile_source(path: &Path, sources: Sources, file: FileId) -> Result<Com
         Ok(s) => s,
         Err(e) => {
             // The schema and the types agree, so this is rare; still report it, located at the top.
-            return Err((sources, vec![Diagnostic::error(Code::SchemaType, format!("invalid spec: {e}")).at(file, 0..0)]));
+            return Err((
+                sources,
+                vec![
+                    Diagnostic::error(Code::SchemaType, format!("invalid spec: {e}"))
+                        .at(file, 0..0),
+                ],
+            ));
         }
     };
     let dir = path
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."))
         .canonicalize()
         .unwrap_or_else(|_| PathBuf::from("."));
     let name = spec.name.clone().unwrap_or_else(|| {
-        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".into())
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "spec".into())
     });
     let roots: Vec<PathBuf> = if spec.templates.is_empty() {
         vec![dir.clone()]
@@ -150,7 +185,11 @@ impl CompiledSpec {
         if self.spec.templates.is_empty() {
             vec![self.dir.clone()]
         } else {
-            self.spec.templates.iter().map(|t| self.dir.join(t)).collect()
+            self.spec
+                .templates
+                .iter()
+                .map(|t| self.dir.join(t))
+                .collect()
         }
     }
 
@@ -165,28 +204,55 @@ impl CompiledSpec {
     ///
     /// # Errors
     /// When the file cannot be opened or parsed as a whole.
-    pub fn open_records(&self, r: &model::Records) -> Result<Box<dyn Iterator<Item = crate::data::Item>>, crate::data::DataError> {
+    pub fn open_records(
+        &self,
+        r: &model::Records,
+    ) -> Result<Box<dyn Iterator<Item = crate::data::Item>>, crate::data::DataError> {
         match r {
             model::Records::Inline(items) => {
                 let items: Vec<crate::data::Item> = items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| Ok(crate::data::RawRecord { index: i + 1, line: None, values: v.clone(), from_text: false }))
+                    .map(|(i, v)| {
+                        Ok(crate::data::RawRecord {
+                            index: i + 1,
+                            line: None,
+                            values: v.clone(),
+                            from_text: false,
+                        })
+                    })
                     .collect();
                 Ok(Box::new(items.into_iter()))
             }
             model::Records::File(rel) => {
-                let path = match crate::template::resolve_confined(std::slice::from_ref(&self.dir), rel) {
-                    Ok(Some(p)) => p,
-                    Ok(None) => return Err(crate::data::DataError { code: Code::SpecFileNotFound, field: None, message: format!("data file `{rel}` not found") }),
-                    Err(m) => return Err(crate::data::DataError { code: Code::SpecPathEscape, field: None, message: m }),
-                };
+                let path =
+                    match crate::template::resolve_confined(std::slice::from_ref(&self.dir), rel) {
+                        Ok(Some(p)) => p,
+                        Ok(None) => {
+                            return Err(crate::data::DataError {
+                                code: Code::SpecFileNotFound,
+                                field: None,
+                                message: format!("data file `{rel}` not found"),
+                            });
+                        }
+                        Err(m) => {
+                            return Err(crate::data::DataError {
+                                code: Code::SpecPathEscape,
+                                field: None,
+                                message: m,
+                            });
+                        }
+                    };
                 let format = crate::data::Format::from_path(&path).ok_or_else(|| crate::data::DataError {
                     code: Code::DataParse,
                     field: None,
                     message: format!("cannot tell the format of `{rel}` from its extension (.csv, .json, .jsonl, .yaml)"),
                 })?;
-                let f = std::fs::File::open(&path).map_err(|e| crate::data::DataError { code: Code::IoRead, field: None, message: format!("cannot open `{rel}`: {e}") })?;
+                let f = std::fs::File::open(&path).map_err(|e| crate::data::DataError {
+                    code: Code::IoRead,
+                    field: None,
+                    message: format!("cannot open `{rel}`: {e}"),
+                })?;
                 crate::data::read(Box::new(std::io::BufReader::new(f)), format)
             }
         }

@@ -56,7 +56,9 @@ impl SourceMap {
 
     /// Span of the value at `pointer` (or its nearest ancestor).
     pub fn value_span(&self, pointer: &str) -> Range<usize> {
-        self.locate(pointer).map(|s| s.value.clone()).unwrap_or(0..0)
+        self.locate(pointer)
+            .map(|s| s.value.clone())
+            .unwrap_or(0..0)
     }
 
     /// Span of the key at `pointer`, falling back to the value.
@@ -99,13 +101,20 @@ pub fn load_any(sources: &Sources, file: FileId) -> Result<Value, Vec<Diagnostic
     load_with(sources, file, LoaderOptions::default().toplevel_sequence()).map(|d| d.value)
 }
 
-fn load_with(sources: &Sources, file: FileId, opts: LoaderOptions) -> Result<Document, Vec<Diagnostic>> {
+fn load_with(
+    sources: &Sources,
+    file: FileId,
+    opts: LoaderOptions,
+) -> Result<Document, Vec<Diagnostic>> {
     let text = sources.text(file);
     if text.len() > MAX_SPEC_BYTES {
         return Err(vec![
             Diagnostic::error(
                 Code::YamlLimit,
-                format!("spec is {} bytes, more than the limit of {MAX_SPEC_BYTES}", text.len()),
+                format!(
+                    "spec is {} bytes, more than the limit of {MAX_SPEC_BYTES}",
+                    text.len()
+                ),
             )
             .at(file, 0..0),
         ]);
@@ -158,11 +167,12 @@ fn load_error(sources: &Sources, file: FileId, e: LoadError) -> Diagnostic {
         at..token_end(sources.text(file), at)
     };
     match e {
-        LoadError::TopLevelMustBeMapping(m) => {
-            Diagnostic::error(Code::SchemaType, "a spec must be a mapping of keys to values")
-                .at(file, point(&m))
-                .label("expected `mailspec: 1`, `message:` ...")
-        }
+        LoadError::TopLevelMustBeMapping(m) => Diagnostic::error(
+            Code::SchemaType,
+            "a spec must be a mapping of keys to values",
+        )
+        .at(file, point(&m))
+        .label("expected `mailspec: 1`, `message:` ..."),
         LoadError::TopLevelMustBeSequence(m) => {
             Diagnostic::error(Code::SchemaType, "expected a list").at(file, point(&m))
         }
@@ -173,11 +183,12 @@ fn load_error(sources: &Sources, file: FileId, e: LoadError) -> Diagnostic {
         .at(file, point(&m))
         .label("anchor or alias")
         .help("repeat the value, or move shared text into a template under `templates:`"),
-        LoadError::UnexpectedTag(m) => {
-            Diagnostic::error(Code::YamlUnsupported, "YAML tags are not supported in specs")
-                .at(file, point(&m))
-                .label("tag")
-        }
+        LoadError::UnexpectedTag(m) => Diagnostic::error(
+            Code::YamlUnsupported,
+            "YAML tags are not supported in specs",
+        )
+        .at(file, point(&m))
+        .label("tag"),
         LoadError::MappingKeyMustBeScalar(m) => {
             Diagnostic::error(Code::YamlSyntax, "mapping keys must be plain strings")
                 .at(file, point(&m))
@@ -238,8 +249,17 @@ fn span_of(sources: &Sources, file: FileId, node: &Node) -> Range<usize> {
         .start()
         .map(|m| marker_offset(sources, file, m))
         .unwrap_or(0);
+    let text = sources.text(file);
     let end = match (node, span.end()) {
-        (Node::Scalar(_), _) | (_, None) => token_end(sources.text(file), start),
+        // A plain scalar written as is: exactly its text (in a flow mapping, the line goes on
+        // with `, b: c }`, which must not be underlined).
+        (Node::Scalar(s), _)
+            if !s.as_str().is_empty()
+                && text.get(start..).is_some_and(|t| t.starts_with(s.as_str())) =>
+        {
+            start + s.as_str().len()
+        }
+        (Node::Scalar(_), _) | (_, None) => token_end(text, start),
         (_, Some(m)) => marker_offset(sources, file, m).max(start),
     };
     start..end
@@ -280,7 +300,13 @@ fn convert(
             Value::Object(out)
         }
     };
-    map.map.insert(pointer, NodeSpans { key, value: value_span });
+    map.map.insert(
+        pointer,
+        NodeSpans {
+            key,
+            value: value_span,
+        },
+    );
     value
 }
 
@@ -297,19 +323,17 @@ fn scalar(s: &marked_yaml::types::MarkedScalarNode) -> Value {
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = text.parse::<i64>() {
             return Value::Number(i.into());
         }
-    }
     let looks_float = digits.bytes().any(|b| b.is_ascii_digit())
         && digits
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
-    if looks_float {
-        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+    if looks_float
+        && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
             return Value::Number(n);
         }
-    }
     Value::String(text.to_string())
 }
