@@ -3,6 +3,7 @@
 
 mod check;
 mod render;
+mod test;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,9 @@ enum Command {
     Schema,
     /// Render one message per record into .eml files (or an mbox, a Maildir, stdout).
     Render(Box<render::Args>),
+    /// Render each spec's fixtures and compare them with the committed snapshots in
+    /// `snapshots/` (a readable decoded view plus a digest of the exact bytes).
+    Test(test::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -45,6 +49,7 @@ pub fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(a) => render::run(*a),
+        Command::Test(a) => test::run(a),
     };
     match result {
         Ok(code) => code,
