@@ -99,7 +99,7 @@ pub type Item = Result<RawRecord, (usize, Option<u64>, DataError)>;
 /// # Errors
 /// When the source as a whole cannot be read (not UTF-8 JSON, not an array...).
 pub fn read(
-    reader: Box<dyn Read>,
+    reader: Box<dyn Read + Send>,
     format: Format,
 ) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
     match format {
@@ -110,7 +110,7 @@ pub fn read(
     }
 }
 
-fn read_csv(reader: Box<dyn Read>) -> Result<impl Iterator<Item = Item>, DataError> {
+fn read_csv(reader: Box<dyn Read + Send>) -> Result<impl Iterator<Item = Item>, DataError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let headers = rdr
         .headers()
@@ -203,7 +203,7 @@ fn read_csv(reader: Box<dyn Read>) -> Result<impl Iterator<Item = Item>, DataErr
     }))
 }
 
-fn read_jsonl(reader: Box<dyn Read>) -> impl Iterator<Item = Item> {
+fn read_jsonl(reader: Box<dyn Read + Send>) -> impl Iterator<Item = Item> {
     let mut lines = BufReader::new(reader);
     let mut index = 0usize;
     let mut line_no = 0u64;
@@ -315,30 +315,82 @@ fn records_from_array(items: Vec<Value>) -> Box<dyn Iterator<Item = Item>> {
     }))
 }
 
-fn read_json(mut reader: Box<dyn Read>) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
-    let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|e| DataError::new(Code::DataParse, None, format!("cannot read JSON: {e}")))?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Array(items)) => Ok(records_from_array(items)),
-        Ok(other) => Err(DataError::new(
-            Code::DataParse,
-            None,
-            format!(
-                "expected a JSON array of objects, found {}",
-                json_kind(&other)
-            ),
-        )),
-        Err(e) => Err(DataError::new(
-            Code::DataParse,
-            None,
-            format!("invalid JSON: {e}"),
-        )),
+/// Streams the elements of a top-level JSON array, one at a time, so memory does not grow with
+/// the number of records. serde_json has no pull parser for array elements, so a thread
+/// deserializes the array with a visitor and hands each element over a small bounded channel.
+fn read_json(reader: Box<dyn Read + Send>) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
+    let mut reader = BufReader::new(reader);
+    // Peek at the first significant byte: a file that is not an array is an error for the
+    // whole source, not for "record 1".
+    loop {
+        let buf = reader
+            .fill_buf()
+            .map_err(|e| DataError::new(Code::DataParse, None, format!("cannot read JSON: {e}")))?;
+        match buf.iter().position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF) {
+            Some(i) => {
+                let first = buf[i];
+                reader.consume(i);
+                if first != b'[' {
+                    let what = match first {
+                        b'{' => "an object",
+                        b'"' => "a string",
+                        _ => "something else",
+                    };
+                    return Err(DataError::new(Code::DataParse, None, format!("expected a JSON array of objects, found {what}")));
+                }
+                break;
+            }
+            None if buf.is_empty() => {
+                return Err(DataError::new(Code::DataParse, None, "the JSON file is empty"));
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(64);
+    std::thread::spawn(move || {
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let mut visitor = ArrayVisitor { tx: tx.clone(), index: 0 };
+        let result = serde::Deserializer::deserialize_seq(&mut de, &mut visitor);
+        if let Err(e) = result {
+            // A syntax error ends the stream: the records after it cannot be found.
+            let _ = tx.send(Err((visitor.index + 1, Some(e.line() as u64), DataError::new(Code::DataParse, None, format!("invalid JSON: {e}")))));
+        }
+    });
+    Ok(Box::new(rx.into_iter()))
+}
+
+struct ArrayVisitor {
+    tx: std::sync::mpsc::SyncSender<Item>,
+    index: usize,
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut ArrayVisitor {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<Value>()? {
+            self.index += 1;
+            let item = match v {
+                Value::Object(values) => Ok(RawRecord { index: self.index, line: None, values, from_text: false }),
+                other => Err((self.index, None, DataError::new(Code::DataParse, None, format!("expected an object, found {}", json_kind(&other))))),
+            };
+            if self.tx.send(item).is_err() {
+                // The reader stopped early (--limit, --fail-fast): nothing more to do.
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 }
 
-fn read_yaml(mut reader: Box<dyn Read>) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
+fn read_yaml(mut reader: Box<dyn Read + Send>) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
     let mut text = String::new();
     reader
         .read_to_string(&mut text)
@@ -466,7 +518,7 @@ pub fn coerce_value(
                 Err(e) => Err(vec![DataError::new(
                     Code::DataAddress,
                     Some(path.to_string()),
-                    format!("`{path}` is not a valid email address ({e}): {}", shown()),
+                    format!("`{path}` is not a valid email address: {e}"),
                 )]),
             },
             None => Err(bad(format!(

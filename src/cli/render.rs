@@ -1,7 +1,7 @@
 //! `mailspec render SPEC`
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -123,6 +123,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         bail!("--record goes with `--out -`; use --records to select records for a directory");
     }
 
+    // A progress bar only for a person watching a long batch: stderr is a terminal and the
+    // messages do not go to stdout.
+    let progress = (!to_stdout && a.data.as_deref().is_some_and(|d| d != "-") && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}% {msg} · ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
     let (items, source_name) = match &a.data {
         Some(d) => {
             let format = match &a.data_format {
@@ -134,12 +144,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     format!("cannot tell the format of `{d}` from its extension: use --data-format")
                 })?,
             };
-            let reader: Box<dyn Read> = if d == "-" {
+            let reader: Box<dyn Read + Send> = if d == "-" {
                 Box::new(BufReader::new(std::io::stdin()))
             } else {
-                Box::new(BufReader::new(
-                    File::open(d).with_context(|| format!("cannot open `{d}`"))?,
-                ))
+                let f = File::open(d).with_context(|| format!("cannot open `{d}`"))?;
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                match progress.as_ref() {
+                    // Progress in bytes of the data file read: the only total known before a
+                    // streaming read ends, and what makes the ETA honest.
+                    Some(pb) => {
+                        pb.set_length(len);
+                        Box::new(BufReader::new(pb.wrap_read(f)))
+                    }
+                    None => Box::new(BufReader::new(f)),
+                }
             };
             match data::read(reader, format) {
                 Ok(items) => (items, d.clone()),
@@ -203,9 +221,21 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         fail_fast: a.fail_fast,
     };
     let mut report_err: Option<std::io::Error> = None;
+    let started = std::time::Instant::now();
+    let mut done = 0u64;
     let summary = batch::run(&c, items, &opts, sink.as_mut(), &mut |r| {
+        done += 1;
         for line in r.describe(&source_name) {
-            eprintln!("{line}");
+            match progress.as_ref() {
+                Some(pb) => pb.println(&line),
+                None => eprintln!("{line}"),
+            }
+        }
+        if let Some(pb) = progress.as_ref() {
+            if done % 256 == 0 {
+                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                pb.set_message(format!("{done} records, {rate:.0}/s"));
+            }
         }
         if let Some(w) = report_out.as_mut() {
             let line = serde_json::to_string(r).unwrap_or_default();
@@ -214,6 +244,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
         }
     })?;
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
     if let Some(e) = report_err {
         return Err(e).context("cannot write the report");
     }

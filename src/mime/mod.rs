@@ -457,10 +457,9 @@ fn pick_boundary(seed: &[u8], path: &[usize], children: &[Rendered]) -> Result<S
     for attempt in 0..MAX_BOUNDARY_ATTEMPTS {
         let boundary = ident::boundary(seed, path, attempt);
         let delimiter = format!("--{boundary}");
-        let needle = delimiter.as_bytes();
         let collides = children
             .iter()
-            .any(|c| contains(c.headers.as_bytes(), needle) || contains(&c.body, needle));
+            .any(|c| c.headers.contains(&delimiter) || contains(&c.body, &delimiter));
         if !collides {
             return Ok(boundary);
         }
@@ -469,8 +468,11 @@ fn pick_boundary(seed: &[u8], path: &[usize], children: &[Rendered]) -> Result<S
     Err(EmitError::BoundaryExhausted(shown.join(".")))
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether the ASCII `needle` occurs in `haystack`. Going through `str` uses std's
+/// substring search; the lossy conversion only replaces invalid UTF-8 with U+FFFD, which
+/// can never be part of an ASCII match, so matches are exactly those of the raw bytes.
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    String::from_utf8_lossy(haystack).contains(needle)
 }
 
 /// Validates a `type/subtype` media type and returns it in lower case (media types are
