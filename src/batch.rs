@@ -30,9 +30,10 @@ impl Selection {
     /// Whether the record at `index` is selected (before `limit`).
     pub fn includes(&self, index: usize) -> bool {
         if let Some(r) = &self.records
-            && !r.iter().any(|&(a, b)| (a..=b).contains(&index)) {
-                return false;
-            }
+            && !r.iter().any(|&(a, b)| (a..=b).contains(&index))
+        {
+            return false;
+        }
         if let Some((i, n)) = self.shard {
             // A deterministic partition by position: every record in exactly one shard.
             if (index - 1) % n != i - 1 {
@@ -148,7 +149,10 @@ impl RecordReport {
             .iter()
             .map(|e| {
                 let mut s = format!("error[{}]: {head}: {}", e.code, e.message);
-                if let Some(at) = e.at.as_ref().filter(|at| !e.message.contains(&format!("`{at}`"))) {
+                if let Some(at) =
+                    e.at.as_ref()
+                        .filter(|at| !e.message.contains(&format!("`{at}`")))
+                {
                     s.push_str(&format!(" (in `{at}`)"));
                 }
                 s
@@ -291,7 +295,9 @@ fn process(
     let key = render::record_key(c, &record, index);
     rep.key = Some(key.clone());
     let digest = crate::mime::ident::stable_hash(&[crate::sink::slug(&key).as_bytes()]);
-    let short = u64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]]);
+    let short = u64::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+    ]);
     if !seen.insert(short) {
         rep.errors.push(ReportError {
             code: Code::DataDuplicateKey,

@@ -326,7 +326,10 @@ fn read_json(reader: Box<dyn Read + Send>) -> Result<Box<dyn Iterator<Item = Ite
         let buf = reader
             .fill_buf()
             .map_err(|e| DataError::new(Code::DataParse, None, format!("cannot read JSON: {e}")))?;
-        match buf.iter().position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF) {
+        match buf
+            .iter()
+            .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF)
+        {
             Some(i) => {
                 let first = buf[i];
                 reader.consume(i);
@@ -336,12 +339,20 @@ fn read_json(reader: Box<dyn Read + Send>) -> Result<Box<dyn Iterator<Item = Ite
                         b'"' => "a string",
                         _ => "something else",
                     };
-                    return Err(DataError::new(Code::DataParse, None, format!("expected a JSON array of objects, found {what}")));
+                    return Err(DataError::new(
+                        Code::DataParse,
+                        None,
+                        format!("expected a JSON array of objects, found {what}"),
+                    ));
                 }
                 break;
             }
             None if buf.is_empty() => {
-                return Err(DataError::new(Code::DataParse, None, "the JSON file is empty"));
+                return Err(DataError::new(
+                    Code::DataParse,
+                    None,
+                    "the JSON file is empty",
+                ));
             }
             None => {
                 let n = buf.len();
@@ -352,11 +363,18 @@ fn read_json(reader: Box<dyn Read + Send>) -> Result<Box<dyn Iterator<Item = Ite
     let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(64);
     std::thread::spawn(move || {
         let mut de = serde_json::Deserializer::from_reader(reader);
-        let mut visitor = ArrayVisitor { tx: tx.clone(), index: 0 };
+        let mut visitor = ArrayVisitor {
+            tx: tx.clone(),
+            index: 0,
+        };
         let result = serde::Deserializer::deserialize_seq(&mut de, &mut visitor);
         if let Err(e) = result {
             // A syntax error ends the stream: the records after it cannot be found.
-            let _ = tx.send(Err((visitor.index + 1, Some(e.line() as u64), DataError::new(Code::DataParse, None, format!("invalid JSON: {e}")))));
+            let _ = tx.send(Err((
+                visitor.index + 1,
+                Some(e.line() as u64),
+                DataError::new(Code::DataParse, None, format!("invalid JSON: {e}")),
+            )));
         }
     });
     Ok(Box::new(rx.into_iter()))
@@ -378,8 +396,21 @@ impl<'de> serde::de::Visitor<'de> for &mut ArrayVisitor {
         while let Some(v) = seq.next_element::<Value>()? {
             self.index += 1;
             let item = match v {
-                Value::Object(values) => Ok(RawRecord { index: self.index, line: None, values, from_text: false }),
-                other => Err((self.index, None, DataError::new(Code::DataParse, None, format!("expected an object, found {}", json_kind(&other))))),
+                Value::Object(values) => Ok(RawRecord {
+                    index: self.index,
+                    line: None,
+                    values,
+                    from_text: false,
+                }),
+                other => Err((
+                    self.index,
+                    None,
+                    DataError::new(
+                        Code::DataParse,
+                        None,
+                        format!("expected an object, found {}", json_kind(&other)),
+                    ),
+                )),
             };
             if self.tx.send(item).is_err() {
                 // The reader stopped early (--limit, --fail-fast): nothing more to do.
@@ -390,7 +421,9 @@ impl<'de> serde::de::Visitor<'de> for &mut ArrayVisitor {
     }
 }
 
-fn read_yaml(mut reader: Box<dyn Read + Send>) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
+fn read_yaml(
+    mut reader: Box<dyn Read + Send>,
+) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
     let mut text = String::new();
     reader
         .read_to_string(&mut text)
@@ -490,16 +523,17 @@ pub fn coerce_value(
 ) -> Result<Value, Vec<DataError>> {
     let bad = |msg: String| vec![DataError::new(Code::DataType, Some(path.to_string()), msg)];
     if let Value::String(s) = v
-        && s.len() > MAX_FIELD_BYTES {
-            return Err(vec![DataError::new(
-                Code::DataLimit,
-                Some(path.to_string()),
-                format!(
-                    "`{path}` is {} bytes, more than the limit of {MAX_FIELD_BYTES}",
-                    s.len()
-                ),
-            )]);
-        }
+        && s.len() > MAX_FIELD_BYTES
+    {
+        return Err(vec![DataError::new(
+            Code::DataLimit,
+            Some(path.to_string()),
+            format!(
+                "`{path}` is {} bytes, more than the limit of {MAX_FIELD_BYTES}",
+                s.len()
+            ),
+        )]);
+    }
     let text = v.as_str();
     let shown = || match v {
         Value::String(s) => format!("`{}`", truncate(s, 60)),
@@ -611,13 +645,14 @@ pub fn coerce_value(
             match v {
                 Value::Array(items) => {
                     if let Some(max) = field.max_length
-                        && items.len() as u64 > max {
-                            return Err(vec![DataError::new(
-                                Code::DataLimit,
-                                Some(path.to_string()),
-                                format!("`{path}` has {} elements, more than {max}", items.len()),
-                            )]);
-                        }
+                        && items.len() as u64 > max
+                    {
+                        return Err(vec![DataError::new(
+                            Code::DataLimit,
+                            Some(path.to_string()),
+                            format!("`{path}` has {} elements, more than {max}", items.len()),
+                        )]);
+                    }
                     let mut out = Vec::with_capacity(items.len());
                     let mut errs = Vec::new();
                     for (i, item) in items.iter().enumerate() {
@@ -673,13 +708,14 @@ pub fn coerce_value(
         }
     }?;
     if let (Some(max), Value::String(s)) = (field.max_length, &result)
-        && s.chars().count() as u64 > max {
-            return Err(vec![DataError::new(
-                Code::DataLimit,
-                Some(path.to_string()),
-                format!("`{path}` is longer than {max} characters"),
-            )]);
-        }
+        && s.chars().count() as u64 > max
+    {
+        return Err(vec![DataError::new(
+            Code::DataLimit,
+            Some(path.to_string()),
+            format!("`{path}` is longer than {max} characters"),
+        )]);
+    }
     Ok(result)
 }
 

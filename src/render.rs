@@ -201,37 +201,37 @@ impl Renderer<'_> {
         if header {
             for var in &slot.variables {
                 if let Some(v) = self.record.get(var)
-                    && let Some((field, ch)) = find_bad(v, var) {
-                        self.fail(
-                            Code::DataHeaderInjection,
-                            Some(field.clone()),
-                            ptr,
-                            format!(
-                                "field `{field}` contains {}, which cannot go into the `{}` header",
-                                describe_char(ch),
-                                key_of(ptr)
-                            ),
-                        );
-                        return None;
-                    }
+                    && let Some((field, ch)) = find_bad(v, var)
+                {
+                    self.fail(
+                        Code::DataHeaderInjection,
+                        Some(field.clone()),
+                        ptr,
+                        format!(
+                            "field `{field}` contains {}, which cannot go into the `{}` header",
+                            describe_char(ch),
+                            key_of(ptr)
+                        ),
+                    );
+                    return None;
+                }
             }
         }
         match self.c.templates.render(slot.flavor, &slot.name, &self.ctx) {
             Ok(s) => {
-                if header
-                    && let Some(ch) = s.chars().find(|c| c.is_control() && *c != '\t') {
-                        self.fail(
-                            Code::DataHeaderInjection,
-                            None,
-                            ptr,
-                            format!(
-                                "`{}` renders to text with {}",
-                                key_of(ptr),
-                                describe_char(ch)
-                            ),
-                        );
-                        return None;
-                    }
+                if header && let Some(ch) = s.chars().find(|c| c.is_control() && *c != '\t') {
+                    self.fail(
+                        Code::DataHeaderInjection,
+                        None,
+                        ptr,
+                        format!(
+                            "`{}` renders to text with {}",
+                            key_of(ptr),
+                            describe_char(ch)
+                        ),
+                    );
+                    return None;
+                }
                 Some(s)
             }
             Err(e) => {
@@ -732,15 +732,17 @@ impl Renderer<'_> {
             .or(filename.as_ref().map(|_| DispositionSpec::Attachment));
         let is_text = media_type.to_ascii_lowercase().starts_with("text/");
         if let Some(cs) = &p.charset
-            && cs.eq_ignore_ascii_case("us-ascii") && !body.is_ascii() {
-                self.fail(
-                    Code::DataType,
-                    None,
-                    ptr,
-                    "content is not ASCII but the part declares `charset: us-ascii`".into(),
-                );
-                return None;
-            }
+            && cs.eq_ignore_ascii_case("us-ascii")
+            && !body.is_ascii()
+        {
+            self.fail(
+                Code::DataType,
+                None,
+                ptr,
+                "content is not ASCII but the part declares `charset: us-ascii`".into(),
+            );
+            return None;
+        }
         if is_text && std::str::from_utf8(&body).is_err() {
             self.fail(
                 Code::DataFile,

@@ -123,9 +123,10 @@ fn known_keys(schema_error: &jsonschema::ValidationError<'_>) -> Vec<String> {
     // Follow a `$ref` to `#/$defs/X` when the path went through one.
     if let Some(Value::String(r)) = node.get("$ref")
         && let Some(name) = r.strip_prefix("#/$defs/")
-            && let Some(n) = schema.get("$defs").and_then(|d| d.get(name)) {
-                node = n;
-            }
+        && let Some(n) = schema.get("$defs").and_then(|d| d.get(name))
+    {
+        node = n;
+    }
     node.get("properties")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())

@@ -125,11 +125,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
     // A progress bar only for a person watching a long batch: stderr is a terminal and the
     // messages do not go to stdout.
-    let progress = (!to_stdout && a.data.as_deref().is_some_and(|d| d != "-") && std::io::stderr().is_terminal()).then(|| {
+    let progress = (!to_stdout
+        && a.data.as_deref().is_some_and(|d| d != "-")
+        && std::io::stderr().is_terminal())
+    .then(|| {
         let pb = indicatif::ProgressBar::new(0);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}% {msg} · ETA {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}% {msg} · ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         pb
     });
@@ -231,11 +236,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 None => eprintln!("{line}"),
             }
         }
-        if let Some(pb) = progress.as_ref() {
-            if done % 256 == 0 {
-                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                pb.set_message(format!("{done} records, {rate:.0}/s"));
-            }
+        if let Some(pb) = progress.as_ref().filter(|_| done.is_multiple_of(256)) {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            pb.set_message(format!("{done} records, {rate:.0}/s"));
         }
         if let Some(w) = report_out.as_mut() {
             let line = serde_json::to_string(r).unwrap_or_default();

@@ -13,7 +13,8 @@
 //!   that limit is written as encoded-words, and [`Folder::finish`] checks the result.
 //! - Folding only ever inserts CRLF *before* existing white space (RFC 5322 §2.2.3), so
 //!   unfolding gives back the exact text; in structured fields the emitter adds the white
-//!   space itself where the grammar allows CFWS.
+//!   space itself where the grammar allows CFWS. Unstructured text is folded only at single
+//!   spaces, the one kind of white space every reader keeps exactly across a fold.
 //! - Encoded-words (RFC 2047) use the `utf-8` charset, hold whole characters only, are at
 //!   most 75 characters long, and each line holding one is at most 76 characters (§2). Q or
 //!   B is chosen per word, whichever is shorter, with the restricted Q alphabet of §5(3) so
@@ -43,8 +44,8 @@ pub const MAX_NAME: usize = 76;
 
 /// `=?utf-8?q?` + `?=`: the fixed part of every encoded-word.
 const EW_OVERHEAD: usize = 12;
-/// Longest run of white space plus word written unencoded in an unstructured value. With
-/// the header name (≤ 76) and folding white space it keeps every line under 998 octets.
+/// Longest unbreakable segment written unencoded in an unstructured value. With the
+/// header name (≤ 76) and the folding space it keeps every line under 998 octets.
 const MAX_PLAIN_TOKEN: usize = 900;
 /// Longest display-name word or quoted display name written as-is; longer ones are
 /// encoded-words, which can be folded.

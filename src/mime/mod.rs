@@ -268,6 +268,17 @@ pub enum EmitError {
     /// A charset that is not an RFC 2045 token.
     #[error("invalid charset `{0}`")]
     BadCharset(String),
+    /// A body that is not valid in the charset it is labelled with (checked for `utf-8`
+    /// and `us-ascii`; a reader would show replacement characters).
+    #[error("body of `{media_type}` is not valid `{charset}`: bad octet at offset {offset}")]
+    CharsetMismatch {
+        /// The media type.
+        media_type: String,
+        /// The declared charset.
+        charset: String,
+        /// Offset of the first invalid octet.
+        offset: usize,
+    },
     /// Content that cannot be sent with the requested `7bit`/`8bit` encoding.
     #[error("`{encoding}` requested for `{media_type}` but the content is not {encoding}: {issue}")]
     BadContent {
@@ -420,9 +431,9 @@ fn render_multipart(
     let boundary = pick_boundary(seed, path, &children)?;
     let media_type = format!("multipart/{subtype}");
     let mut params = Vec::new();
-    if subtype == "related" {
+    if let Some(root) = children.first().filter(|_| subtype == "related") {
         // RFC 2387 §3.1: `type` is required and names the root (first) part's type.
-        params.push(("type", children[0].media_type.as_str()));
+        params.push(("type", root.media_type.as_str()));
     }
     params.push(("boundary", boundary.as_str()));
     let headers = header::with_params("Content-Type", &media_type, &params)?;
@@ -580,6 +591,7 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
     }
     let mut headers = header::with_params("Content-Type", &full_type, &params)?;
 
+    check_charset(&leaf.body, charset.as_deref(), &full_type)?;
     let (encoding, body) = encode_leaf(leaf, &ty, &sub, &full_type, is_text)?;
     headers.push_str(&format!("Content-Transfer-Encoding: {encoding}\r\n"));
 
@@ -605,6 +617,24 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
         body,
         media_type: full_type,
     })
+}
+
+/// Checks that a body labelled `utf-8` or `us-ascii` really is; other charsets are taken
+/// on trust (the body is never transcoded).
+fn check_charset(body: &[u8], charset: Option<&str>, media_type: &str) -> Result<(), EmitError> {
+    let offset = match charset {
+        Some("utf-8" | "utf8") => std::str::from_utf8(body).err().map(|e| e.valid_up_to()),
+        Some("us-ascii") => body.iter().position(|b| !b.is_ascii()),
+        _ => None,
+    };
+    match (offset, charset) {
+        (Some(offset), Some(charset)) => Err(EmitError::CharsetMismatch {
+            media_type: media_type.to_owned(),
+            charset: charset.to_owned(),
+            offset,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Encodes a leaf body, applying RFC 2046 §5.2's limits on `message/*`.
@@ -886,7 +916,8 @@ mod tests {
 
     #[test]
     fn emit_errors() {
-        let cases: Vec<(Box<dyn Fn(&mut Message)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Message)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (
                 Box::new(|m| m.from.clear()),
                 "header `From` needs at least one mailbox",
@@ -990,6 +1021,47 @@ mod tests {
             let err = emit(&msg, b"seed").expect_err(want);
             assert!(err.to_string().contains(want), "{err}");
         }
+    }
+
+    #[test]
+    fn charset_is_checked() {
+        let bad = Leaf::new("text/plain", b"caf\xe9".to_vec());
+        let err = emit(&base_message(Part::Leaf(bad)), b"s").expect_err("latin-1 bytes");
+        assert_eq!(
+            err.to_string(),
+            "body of `text/plain` is not valid `utf-8`: bad octet at offset 3"
+        );
+        let ascii = Leaf {
+            charset: Some("US-ASCII".into()),
+            ..Leaf::new("text/plain", "café")
+        };
+        assert!(emit(&base_message(Part::Leaf(ascii)), b"s").is_err());
+        let latin1 = Leaf {
+            charset: Some("iso-8859-1".into()),
+            ..Leaf::new("text/plain", b"caf\xe9".to_vec())
+        };
+        let out = emit(&base_message(Part::Leaf(latin1)), b"s").expect("taken on trust");
+        assert!(String::from_utf8_lossy(&out).contains("charset=iso-8859-1"));
+    }
+
+    #[test]
+    fn header_injection_stays_literal() {
+        use mail_parser::MessageParser;
+        let attack = "=?utf-8?q?=0D=0ABcc:victim@example.com?=";
+        let mut msg = base_message(text("x"));
+        msg.subject = Some(format!("Hello {attack}"));
+        msg.to = vec![mailbox(Some(attack), "ada@example.org")];
+        msg.extra_headers = vec![("X-Note".into(), attack.into())];
+        let bytes = emit(&msg, b"s").expect("emits");
+        assert_wire(&bytes);
+        let parsed = MessageParser::default().parse(&bytes).expect("parses");
+        assert!(parsed.bcc().is_none());
+        assert_eq!(parsed.subject(), msg.subject.as_deref());
+        let to = parsed.to().and_then(|a| a.first()).expect("to");
+        assert_eq!(to.name(), Some(attack));
+        assert_eq!(to.address(), Some("ada@example.org"));
+        let note = parsed.header_raw("X-Note").expect("x-note");
+        assert!(!note.contains(attack));
     }
 
     #[test]
@@ -1135,7 +1207,7 @@ mod tests {
     }
 
     /// `check_eml.py` expectations: decoded subject, addresses, attachment names, structure.
-    fn sidecar(msg: &Message) -> String {
+    pub(crate) fn sidecar(msg: &Message) -> String {
         fn walk(part: &Part, types: &mut Vec<String>, names: &mut Vec<String>) {
             match part {
                 Part::Multipart(mp) => {
@@ -1147,9 +1219,10 @@ mod tests {
                 Part::Leaf(leaf) => {
                     types.push(leaf.media_type.clone());
                     if let Some(d) = &leaf.disposition
-                        && d.kind == DispositionKind::Attachment {
-                            names.push(d.filename.clone().unwrap_or_default());
-                        }
+                        && d.kind == DispositionKind::Attachment
+                    {
+                        names.push(d.filename.clone().unwrap_or_default());
+                    }
                 }
             }
         }

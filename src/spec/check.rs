@@ -181,15 +181,16 @@ impl Checker<'_> {
         }
         if let Some(d) = &f.default
             && !d.is_null()
-                && let Err(e) = crate::data::coerce_value(f, d, false, name) {
-                    let msg = e.first().map(|e| e.message.clone()).unwrap_or_default();
-                    self.err_value(
-                        Code::SpecField,
-                        &format!("{ptr}/default"),
-                        format!("default does not match the field's type: {msg}"),
-                        "wrong type",
-                    );
-                }
+            && let Err(e) = crate::data::coerce_value(f, d, false, name)
+        {
+            let msg = e.first().map(|e| e.message.clone()).unwrap_or_default();
+            self.err_value(
+                Code::SpecField,
+                &format!("{ptr}/default"),
+                format!("default does not match the field's type: {msg}"),
+                "wrong type",
+            );
+        }
         if let Some(items) = &f.items {
             self.field(&format!("{ptr}/items"), name, items);
         }
@@ -297,26 +298,29 @@ impl Checker<'_> {
             }
         }
         if let Some(mid) = &m.message_id
-            && crate::mime::parse_addr_spec(&format!("x@{}", mid.domain), false).is_err() {
-                self.err_value(
-                    Code::SpecAddress,
-                    "/message/message_id/domain",
-                    format!("`{}` is not a valid domain", mid.domain),
-                    "invalid domain",
-                );
-            }
+            && crate::mime::parse_addr_spec(&format!("x@{}", mid.domain), false).is_err()
+        {
+            self.err_value(
+                Code::SpecAddress,
+                "/message/message_id/domain",
+                format!("`{}` is not a valid domain", mid.domain),
+                "invalid domain",
+            );
+        }
         if let Some(env) = &m.envelope {
             if let Some(f) = &env.from {
                 self.text_slot("/message/envelope/from", f, Flavor::Text);
-                if !Templates::is_template(f) && !f.is_empty()
-                    && let Err(e) = crate::mime::parse_addr_spec(f, smtputf8) {
-                        self.err_value(
-                            Code::SpecAddress,
-                            "/message/envelope/from",
-                            format!("invalid return path `{f}`: {e}"),
-                            "invalid address",
-                        );
-                    }
+                if !Templates::is_template(f)
+                    && !f.is_empty()
+                    && let Err(e) = crate::mime::parse_addr_spec(f, smtputf8)
+                {
+                    self.err_value(
+                        Code::SpecAddress,
+                        "/message/envelope/from",
+                        format!("invalid return path `{f}`: {e}"),
+                        "invalid address",
+                    );
+                }
             }
             if let Some(to) = &env.to {
                 self.addresses("/message/envelope/to", to, smtputf8);
@@ -416,14 +420,15 @@ impl Checker<'_> {
                 AddressItem::Text(s) => {
                     self.text_slot(&p, s, Flavor::Address);
                     if !Templates::is_template(s)
-                        && let Err(e) = crate::mime::parse_mailbox_list(s, smtputf8) {
-                            self.err_value(
-                                Code::SpecAddress,
-                                &p,
-                                format!("invalid address `{s}`: {e}"),
-                                "invalid address",
-                            );
-                        }
+                        && let Err(e) = crate::mime::parse_mailbox_list(s, smtputf8)
+                    {
+                        self.err_value(
+                            Code::SpecAddress,
+                            &p,
+                            format!("invalid address `{s}`: {e}"),
+                            "invalid address",
+                        );
+                    }
                 }
                 AddressItem::Parts(parts) => {
                     if let Some(n) = &parts.name {
@@ -431,14 +436,15 @@ impl Checker<'_> {
                     }
                     self.text_slot(&format!("{p}/email"), &parts.email, Flavor::Text);
                     if !Templates::is_template(&parts.email)
-                        && let Err(e) = crate::mime::parse_addr_spec(&parts.email, smtputf8) {
-                            self.err_value(
-                                Code::SpecAddress,
-                                &format!("{p}/email"),
-                                format!("invalid address `{}`: {e}", parts.email),
-                                "invalid address",
-                            );
-                        }
+                        && let Err(e) = crate::mime::parse_addr_spec(&parts.email, smtputf8)
+                    {
+                        self.err_value(
+                            Code::SpecAddress,
+                            &format!("{p}/email"),
+                            format!("invalid address `{}`: {e}", parts.email),
+                            "invalid address",
+                        );
+                    }
                 }
             }
         }
@@ -483,14 +489,16 @@ impl Checker<'_> {
 
     fn charset(&mut self, ptr: &str, cs: Option<&str>) {
         if let Some(cs) = cs
-            && !cs.eq_ignore_ascii_case("utf-8") && !cs.eq_ignore_ascii_case("us-ascii") {
-                self.err_value(
-                    Code::SpecCharset,
-                    &format!("{ptr}/charset"),
-                    format!("charset `{cs}` is not supported"),
-                    "use `utf-8` or `us-ascii`",
-                );
-            }
+            && !cs.eq_ignore_ascii_case("utf-8")
+            && !cs.eq_ignore_ascii_case("us-ascii")
+        {
+            self.err_value(
+                Code::SpecCharset,
+                &format!("{ptr}/charset"),
+                format!("charset `{cs}` is not supported"),
+                "use `utf-8` or `us-ascii`",
+            );
+        }
     }
 
     fn sources(
@@ -627,14 +635,14 @@ impl Checker<'_> {
                 || cid
                     .chars()
                     .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c)))
-            {
-                self.err_value(
-                    Code::SpecPart,
-                    &format!("{ptr}/cid"),
-                    format!("`{cid}` is not a valid Content-ID"),
-                    "no spaces, quotes or angle brackets",
-                );
-            }
+        {
+            self.err_value(
+                Code::SpecPart,
+                &format!("{ptr}/cid"),
+                format!("`{cid}` is not a valid Content-ID"),
+                "no spaces, quotes or angle brackets",
+            );
+        }
     }
 
     // ---- files and templates -------------------------------------------------------------

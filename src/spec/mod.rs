@@ -113,13 +113,13 @@ pub fn compile_source(
         && !v
             .as_u64()
             .is_some_and(|v| SUPPORTED_VERSIONS.contains(&(v as u32)))
-        {
-            let d = Diagnostic::error(Code::SpecVersion, format!("unsupported spec version `{v}`"))
-                .at(file, doc.map.value_span("/mailspec"))
-                .label("this build reads version 1")
-                .help("write `mailspec: 1`");
-            return Err((sources, vec![d]));
-        }
+    {
+        let d = Diagnostic::error(Code::SpecVersion, format!("unsupported spec version `{v}`"))
+            .at(file, doc.map.value_span("/mailspec"))
+            .label("this build reads version 1")
+            .help("write `mailspec: 1`");
+        return Err((sources, vec![d]));
+    }
     if let Err(d) = crate::schema::validate(&doc) {
         return Err((sources, d));
     }
