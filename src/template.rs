@@ -175,6 +175,11 @@ fn environment(roots: Arc<Vec<PathBuf>>, flavor: Flavor) -> Environment<'static>
             )
         })
     });
+    // Jinja2's Python string methods (`name.startswith('es')`), and contrib's pure filters
+    // (`truncate`, `pluralize`, `filesizeformat`...). The contrib crate is built without its
+    // `datetime` and `rand` features, so there is no `now()` and no randomness.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    minijinja_contrib::add_to_environment(&mut env);
     filters::register(&mut env);
     env
 }
