@@ -277,6 +277,19 @@ fn process(
         output: None,
         errors: Vec::new(),
     };
+    let too_big = data::check_limits(&raw, opts.render.max_field);
+    if !too_big.is_empty() {
+        rep.errors = too_big
+            .into_iter()
+            .map(|e| ReportError {
+                code: e.code,
+                field: e.field,
+                at: None,
+                message: e.message,
+            })
+            .collect();
+        return Ok(rep);
+    }
     let record = match data::coerce(&c.spec.data.fields, &raw) {
         Ok(r) => r,
         Err(errs) => {

@@ -449,6 +449,40 @@ fn read_yaml(
     }
 }
 
+/// Size checks on a raw record, before any conversion: every string value (at any depth) must
+/// be at most `max_field` bytes. A 100 MB cell is refused here, by name, before a template
+/// ever sees it.
+pub fn check_limits(raw: &RawRecord, max_field: usize) -> Vec<DataError> {
+    fn walk(v: &Value, path: &str, max: usize, out: &mut Vec<DataError>) {
+        match v {
+            Value::String(s) if s.len() > max => out.push(DataError::new(
+                Code::DataLimit,
+                Some(path.to_string()),
+                format!(
+                    "`{path}` is {} bytes, more than the limit of {max}",
+                    s.len()
+                ),
+            )),
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{path}.{i}"), max, out);
+                }
+            }
+            Value::Object(m) => {
+                for (k, x) in m {
+                    walk(x, &format!("{path}.{k}"), max, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in &raw.values {
+        walk(v, k, max_field, &mut out);
+    }
+    out
+}
+
 /// Checks and converts one record against the declared fields, applying defaults.
 /// Undeclared values are dropped (templates cannot use them anyway).
 ///
@@ -522,18 +556,6 @@ pub fn coerce_value(
     path: &str,
 ) -> Result<Value, Vec<DataError>> {
     let bad = |msg: String| vec![DataError::new(Code::DataType, Some(path.to_string()), msg)];
-    if let Value::String(s) = v
-        && s.len() > MAX_FIELD_BYTES
-    {
-        return Err(vec![DataError::new(
-            Code::DataLimit,
-            Some(path.to_string()),
-            format!(
-                "`{path}` is {} bytes, more than the limit of {MAX_FIELD_BYTES}",
-                s.len()
-            ),
-        )]);
-    }
     let text = v.as_str();
     let shown = || match v {
         Value::String(s) => format!("`{}`", truncate(s, 60)),

@@ -22,6 +22,9 @@ use crate::template::{DATA_CLOSE, DATA_OPEN, Flavor, resolve_confined};
 /// Largest attachment or static file read, by default.
 pub const DEFAULT_MAX_ATTACHMENT: u64 = 25 << 20;
 
+/// Largest emitted message, by default (most providers refuse more than 25–50 MB).
+pub const DEFAULT_MAX_MESSAGE: u64 = 50 << 20;
+
 /// Settings that are not in the spec.
 #[derive(Debug, Clone)]
 pub struct RenderOptions {
@@ -29,6 +32,10 @@ pub struct RenderOptions {
     pub date: Option<DateTime<FixedOffset>>,
     /// Largest file attached or inlined.
     pub max_attachment: u64,
+    /// Largest message, encoded.
+    pub max_message: u64,
+    /// Largest single record value, in bytes.
+    pub max_field: usize,
 }
 
 impl Default for RenderOptions {
@@ -36,6 +43,8 @@ impl Default for RenderOptions {
         RenderOptions {
             date: None,
             max_attachment: DEFAULT_MAX_ATTACHMENT,
+            max_message: DEFAULT_MAX_MESSAGE,
+            max_field: crate::data::MAX_FIELD_BYTES,
         }
     }
 }
@@ -548,6 +557,19 @@ impl Renderer<'_> {
             body: body?,
         };
         match mime::emit(&msg, &seed) {
+            Ok(bytes) if bytes.len() as u64 > self.opts.max_message => {
+                self.errors.push(RecordError {
+                    code: Code::DataLimit,
+                    field: None,
+                    at: None,
+                    message: format!(
+                        "the message is {} bytes, more than the limit of {}",
+                        bytes.len(),
+                        self.opts.max_message
+                    ),
+                });
+                None
+            }
             Ok(bytes) => Some(EmittedMessage {
                 key: key.to_string(),
                 message_id,

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod adversarial;
 mod diagnostics;
 mod examples;
 mod schema;

@@ -52,9 +52,33 @@ pub struct Args {
     /// Stop at the first record that fails.
     #[arg(long)]
     fail_fast: bool,
+    /// Largest file attached or inlined, in bytes (suffixes k, M, G allowed).
+    #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size)]
+    max_attachment_size: u64,
+    /// Largest encoded message, in bytes (suffixes k, M, G allowed).
+    #[arg(long, value_name = "SIZE", default_value = "50M", value_parser = parse_size)]
+    max_message_size: u64,
+    /// Largest single record value (a CSV cell, a JSON string), in bytes.
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    max_field_size: u64,
     /// Write one JSON line per record (index, key, status, message_id, output, errors).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+}
+
+/// `25M`, `512k`, `1G` or plain bytes (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a size like 25M, 512k or 1048576"))
 }
 
 /// `--date`, else `SOURCE_DATE_EPOCH` (reproducible-builds.org convention), else now.

@@ -120,7 +120,8 @@ fn load_with(
         ]);
     }
     check_depth(sources, file)?;
-    let opts = opts.error_on_duplicate_keys(true);
+    // `prevent_coercion` records which scalars were quoted: those stay strings (YAML 1.2).
+    let opts = opts.error_on_duplicate_keys(true).prevent_coercion(true);
     let node = marked_yaml::parse_yaml_with_options(0, text, opts)
         .map_err(|e| vec![load_error(sources, file, e)])?;
     let mut map = SourceMap::default();
