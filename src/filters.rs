@@ -81,10 +81,22 @@ pub fn register(env: &mut Environment<'static>) {
 /// `value|ical_utc`: an RFC 3339 datetime as an iCalendar UTC DATE-TIME,
 /// `YYYYMMDDTHHMMSSZ` (RFC 5545 §3.3.5, form #2), for `text/calendar` parts.
 fn ical_utc(value: &Value) -> Result<String, Error> {
-    let s = value.as_str().ok_or_else(|| invalid(format!("ical_utc: expected a datetime string, got {}", describe(value))))?;
-    let dt = chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map_err(|_| invalid(format!("ical_utc: `{}` is not an RFC 3339 datetime", s.chars().take(40).collect::<String>())))?;
-    Ok(dt.with_timezone(&chrono::Utc).format("%Y%m%dT%H%M%SZ").to_string())
+    let s = value.as_str().ok_or_else(|| {
+        invalid(format!(
+            "ical_utc: expected a datetime string, got {}",
+            describe(value)
+        ))
+    })?;
+    let dt = chrono::DateTime::parse_from_rfc3339(s.trim()).map_err(|_| {
+        invalid(format!(
+            "ical_utc: `{}` is not an RFC 3339 datetime",
+            s.chars().take(40).collect::<String>()
+        ))
+    })?;
+    Ok(dt
+        .with_timezone(&chrono::Utc)
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string())
 }
 
 /// `price|mul(qty)`: an exact decimal times a whole number (a line total), as a decimal string
@@ -106,7 +118,12 @@ fn mul(amount: &Value, factor: &Value) -> Result<String, Error> {
     let f = i64::try_from(factor.clone())
         .ok()
         .or_else(|| factor.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
-        .ok_or_else(|| invalid(format!("mul: expected a whole number factor, got {}", describe(factor))))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "mul: expected a whole number factor, got {}",
+                describe(factor)
+            ))
+        })?;
     // Scale to an integer, multiply in 128 bits, scale back.
     let digits: i128 = format!("{int}{frac}")
         .parse()
@@ -118,7 +135,11 @@ fn mul(amount: &Value, factor: &Value) -> Result<String, Error> {
     let text = format!("{:0>width$}", product, width = frac.len() + 1);
     let (i, fr) = text.split_at(text.len() - frac.len());
     let sign = if negative { "-" } else { "" };
-    Ok(if fr.is_empty() { format!("{sign}{i}") } else { format!("{sign}{i}.{fr}") })
+    Ok(if fr.is_empty() {
+        format!("{sign}{i}")
+    } else {
+        format!("{sign}{i}.{fr}")
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1024,13 +1045,19 @@ mod tests {
     fn mul_and_ical_utc() {
         let mut env = minijinja::Environment::new();
         super::register(&mut env);
-        let r = |t: &str| env.render_str(t, minijinja::context! {}).unwrap_or_else(|e| format!("ERR {e}"));
+        let r = |t: &str| {
+            env.render_str(t, minijinja::context! {})
+                .unwrap_or_else(|e| format!("ERR {e}"))
+        };
         assert_eq!(r("{{ '19.99'|mul(3) }}"), "59.97");
         assert_eq!(r("{{ '0.05'|mul(-2) }}"), "-0.10");
         assert_eq!(r("{{ '7'|mul(6) }}"), "42");
         assert_eq!(r("{{ '0.00'|mul(-3) }}"), "0.00");
         assert!(r("{{ 'x'|mul(2) }}").starts_with("ERR"));
-        assert_eq!(r("{{ '2024-07-04T18:00:00+02:00'|ical_utc }}"), "20240704T160000Z");
+        assert_eq!(
+            r("{{ '2024-07-04T18:00:00+02:00'|ical_utc }}"),
+            "20240704T160000Z"
+        );
         assert!(r("{{ 'tomorrow'|ical_utc }}").starts_with("ERR"));
     }
 
