@@ -110,8 +110,82 @@ pub fn read(
     }
 }
 
+/// Reads CRLF as LF. The csv crate reports a record's line one too low after CRLF line ends
+/// (the LF of the previous row is still unread when the record starts), and `file:line` in
+/// errors must be right. Line ends inside quoted cells become LF too, which changes nothing
+/// downstream: bodies are normalised to CRLF when encoded, and headers refuse line breaks.
+struct CrlfToLf<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    pending_cr: bool,
+    eof: bool,
+}
+
+impl<R: Read> CrlfToLf<R> {
+    fn new(inner: R) -> Self {
+        CrlfToLf {
+            inner,
+            buf: vec![0; 64 << 10],
+            pos: 0,
+            len: 0,
+            pending_cr: false,
+            eof: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut w = 0;
+        while w < out.len() {
+            if self.pos == self.len {
+                if self.eof || w > 0 {
+                    break;
+                }
+                self.len = self.inner.read(&mut self.buf)?;
+                self.pos = 0;
+                if self.len == 0 {
+                    self.eof = true;
+                    if self.pending_cr {
+                        // A lone CR at the very end stays as it was.
+                        self.pending_cr = false;
+                        out[w] = b'\r';
+                        w += 1;
+                    }
+                    break;
+                }
+            }
+            let b = self.buf[self.pos];
+            self.pos += 1;
+            if self.pending_cr {
+                self.pending_cr = false;
+                if b != b'\n' {
+                    out[w] = b'\r';
+                    w += 1;
+                    if w == out.len() {
+                        // No room for `b`: put it back.
+                        self.pos -= 1;
+                        break;
+                    }
+                }
+            }
+            if b == b'\r' {
+                self.pending_cr = true;
+                continue;
+            }
+            out[w] = b;
+            w += 1;
+        }
+        Ok(w)
+    }
+}
+
 fn read_csv(reader: Box<dyn Read + Send>) -> Result<impl Iterator<Item = Item>, DataError> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(CrlfToLf::new(reader));
     let headers = rdr
         .headers()
         .map_err(|e| {
@@ -746,6 +820,53 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_string()
     } else {
         format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crlf(input: &[u8], chunk: usize) -> Vec<u8> {
+        let mut r = CrlfToLf::new(input);
+        let mut out = Vec::new();
+        let mut buf = vec![0; chunk];
+        loop {
+            let n = r.read(&mut buf).expect("read");
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn crlf_to_lf_in_any_chunk_size() {
+        for chunk in [1, 2, 3, 7, 4096] {
+            assert_eq!(crlf(b"a\r\nb\r\n", chunk), b"a\nb\n");
+            assert_eq!(crlf(b"a\rb\r", chunk), b"a\rb\r");
+            assert_eq!(crlf(b"\r\r\n\n", chunk), b"\r\n\n");
+            assert_eq!(crlf(b"", chunk), b"");
+        }
+    }
+
+    #[test]
+    fn csv_lines_are_right_with_crlf() {
+        let data = "id,name\r\n1,a\r\n2\r\n3,\"multi\r\nline\"\r\n4\r\n";
+        let items: Vec<Item> = read(
+            Box::new(std::io::Cursor::new(data.as_bytes().to_vec())),
+            Format::Csv,
+        )
+        .expect("csv")
+        .collect();
+        let lines: Vec<Option<u64>> = items
+            .iter()
+            .map(|i| match i {
+                Ok(r) => r.line,
+                Err((_, l, _)) => *l,
+            })
+            .collect();
+        assert_eq!(lines, [Some(2), Some(3), Some(4), Some(6)]);
     }
 }
 

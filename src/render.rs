@@ -112,6 +112,9 @@ struct Renderer<'a> {
     ctx: JValue,
     opts: &'a RenderOptions,
     errors: Vec<RecordError>,
+    /// `cid:` names in the spec → the Content-IDs written (stable hashes at the message's
+    /// domain, so they are globally unique as RFC 2045 §7 asks, yet deterministic).
+    cids: Vec<(String, String)>,
 }
 
 /// The record key: the key field's value, or the index.
@@ -139,6 +142,7 @@ pub fn render(
         ctx: JValue::from(minijinja::value::Serde(record)),
         opts,
         errors: Vec::new(),
+        cids: Vec::new(),
     };
     let key = record_key(c, record, index);
     let built = r.build(&key);
@@ -474,6 +478,13 @@ impl Renderer<'_> {
             key.as_bytes(),
         ]);
         let message_id = crate::mime::ident::message_id(&seed, &domain);
+        self.cids = declared_cids(m)
+            .into_iter()
+            .map(|name| {
+                let id = crate::mime::ident::content_id(&seed, &name, &domain);
+                (name, id)
+            })
+            .collect();
 
         let body = if let Some(b) = &m.body {
             self.part("/message/body", b, None)
@@ -753,6 +764,14 @@ impl Renderer<'_> {
             .or(default_disposition)
             .or(filename.as_ref().map(|_| DispositionSpec::Attachment));
         let is_text = media_type.to_ascii_lowercase().starts_with("text/");
+        let body = if media_type.eq_ignore_ascii_case("text/html") && !self.cids.is_empty() {
+            match String::from_utf8(body) {
+                Ok(html) => rewrite_cids(&html, &self.cids).into_bytes(),
+                Err(e) => e.into_bytes(),
+            }
+        } else {
+            body
+        };
         if let Some(cs) = &p.charset
             && cs.eq_ignore_ascii_case("us-ascii")
             && !body.is_ascii()
@@ -798,7 +817,13 @@ impl Renderer<'_> {
                 },
                 filename,
             }),
-            content_id: p.cid.clone(),
+            content_id: p.cid.as_ref().map(|c| {
+                self.cids
+                    .iter()
+                    .find(|(name, _)| name == c)
+                    .map(|(_, id)| id.clone())
+                    .unwrap_or_else(|| c.clone())
+            }),
             transfer_encoding: p.transfer_encoding.map(|t| match t {
                 TransferEncodingSpec::SevenBit => mime::TransferEncoding::SevenBit,
                 TransferEncodingSpec::EightBit => mime::TransferEncoding::EightBit,
@@ -874,6 +899,49 @@ impl Renderer<'_> {
             }
         }
     }
+}
+
+/// Every `cid` the spec declares, in the shorthand `inline` list or anywhere in `body`.
+fn declared_cids(m: &crate::spec::model::MessageSpec) -> Vec<String> {
+    fn walk(p: &Part, out: &mut Vec<String>) {
+        out.extend(p.cid.clone());
+        for c in &p.parts {
+            walk(c, out);
+        }
+    }
+    let mut out = Vec::new();
+    for p in m.inline.iter().chain(&m.attachments) {
+        walk(p, &mut out);
+    }
+    if let Some(b) = &m.body {
+        walk(b, &mut out);
+    }
+    out
+}
+
+/// Points `cid:NAME` references in HTML at the Content-IDs actually written (RFC 2392: a `cid:`
+/// URL names the Content-ID). Only names the spec declares are touched; the name must end at a
+/// quote, `)`, `>` or white space, so `cid:logo` never rewrites inside `cid:logo-small`.
+pub fn rewrite_cids(html: &str, cids: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(html.len() + 64);
+    let mut rest = html;
+    while let Some(i) = rest
+        .as_bytes()
+        .windows(4)
+        .position(|w| w.eq_ignore_ascii_case(b"cid:"))
+    {
+        out.push_str(&rest[..i + 4]);
+        rest = &rest[i + 4..];
+        let end = rest
+            .find(|c: char| c == '"' || c == '\'' || c == ')' || c == '>' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        if let Some((_, id)) = cids.iter().find(|(name, _)| name == &rest[..end]) {
+            out.push_str(id);
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The diagnostic code for a template that failed while rendering.
@@ -974,4 +1042,41 @@ pub fn parse_marked(s: &str, smtputf8: bool) -> Result<Vec<Mailbox>, String> {
         return Err("no address".into());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cid_references_are_rewritten_exactly() {
+        let map = vec![("logo".to_string(), "abc@x.example".to_string())];
+        assert_eq!(
+            rewrite_cids(
+                r#"<img src="cid:logo"><img src='CID:logo-small'>url(cid:logo) cid:logo"#,
+                &map
+            ),
+            r#"<img src="cid:abc@x.example"><img src='CID:logo-small'>url(cid:abc@x.example) cid:abc@x.example"#
+        );
+        assert_eq!(rewrite_cids("no refs, cid:", &map), "no refs, cid:");
+    }
+
+    #[test]
+    fn marked_addresses_keep_data_literal() {
+        let m = |s: &str| s.replace('[', "\u{e000}").replace(']', "\u{e001}");
+        let one = parse_marked(&m("[Eve <e@evil.example>, x] <[ana@example.com]>"), false)
+            .expect("parses");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].name.as_deref(), Some("Eve <e@evil.example>, x"));
+        assert_eq!(one[0].addr.to_string(), "ana@example.com");
+        assert!(parse_marked(&m("<[a@example.com, b@example.com]>"), false).is_err());
+        let two = parse_marked("A <a@example.com>, b@example.com", false).expect("parses");
+        assert_eq!(two.len(), 2);
+        assert_eq!(
+            parse_marked(&m("\"[Quoted]\" <q@example.com>"), false).expect("ok")[0]
+                .name
+                .as_deref(),
+            Some("Quoted")
+        );
+    }
 }

@@ -3,6 +3,8 @@
 mod util;
 
 mod adversarial;
+mod cli;
 mod diagnostics;
 mod examples;
+mod fuzz_regressions;
 mod schema;
