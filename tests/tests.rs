@@ -6,5 +6,4 @@ mod adversarial;
 mod cli;
 mod diagnostics;
 mod examples;
-mod fuzz_regressions;
 mod schema;
