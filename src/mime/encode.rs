@@ -220,7 +220,8 @@ fn is_text_like(b: u8) -> bool {
 
 /// Chooses a transfer encoding for `body` (never `8bit`, see the module docs).
 ///
-/// - Text (`is_text`) is normalised to CRLF first. It is `7bit` when that is valid, otherwise
+/// - Text (`is_text`) is normalised to CRLF first. It is `7bit` when that is valid and no line
+///   starts with `.` or `From `, otherwise
 ///   quoted-printable unless base64 would be shorter (roughly, when more than a sixth of the
 ///   octets are non-ASCII).
 /// - Anything else is `7bit` only when it is already CRLF-delimited printable ASCII with
@@ -233,7 +234,13 @@ pub fn choose_encoding(body: &[u8], is_text: bool) -> TransferEncoding {
 fn auto_encode(body: &[u8], is_text: bool) -> (TransferEncoding, Vec<u8>) {
     if is_text {
         let data = normalize_line_endings(body);
-        if first_issue(&data, false).is_none() {
+        // A line starting with `.` (a lone `.` ends SMTP DATA; relays that forget to stuff it
+        // truncate the message, CVE-2023-51764 class) or with `From ` (mbox readers split or
+        // mangle it) goes quoted-printable, which writes those as `=2E` and `=46rom `.
+        let risky_line = data
+            .split(|&b| b == b'\n')
+            .any(|line| line.starts_with(b".") || line.starts_with(b"From "));
+        if first_issue(&data, false).is_none() && !risky_line {
             return (TransferEncoding::SevenBit, data.into_owned());
         }
         let qp = quoted_printable_normalized(&data, true);
