@@ -43,6 +43,9 @@ diff -r "$tmp/a" "$tmp/b" >/dev/null || { echo "error: a second render differs" 
 echo "second render byte-identical"
 python3 "$ORACLE" "$tmp/a"
 
+echo "== adversarial corpus output (written by cargo test) through the oracle"
+python3 "$ORACLE" target/adversarial-out
+
 echo "== invalid specs are rejected"
 for spec in specs/invalid/*.yaml; do
   set +e

@@ -93,7 +93,16 @@ fn invalid_specs() {
             .and_then(|n| n.to_str())
             .unwrap_or("x")
             .to_string();
-        settings().bind(|| {
+        // The file's description comment heads the snapshot, so a reviewer reads what the
+        // mistake is before reading how it is reported.
+        let description = text
+            .lines()
+            .find(|l| l.starts_with("# ") && !l.contains("yaml-language-server") && !l.starts_with("# expect:"))
+            .map(|l| l.trim_start_matches("# ").to_string())
+            .unwrap_or_default();
+        let mut s = settings();
+        s.set_description(description);
+        s.bind(|| {
             insta::assert_snapshot!(format!("diagnostics@{name}"), rendered);
         });
     }
