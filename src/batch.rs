@@ -126,6 +126,9 @@ pub struct RecordReport {
     /// Where the message went.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The message needs SMTPUTF8 (RFC 6531) to be sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub smtputf8: bool,
     /// Problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ReportError>,
@@ -246,6 +249,7 @@ fn process(
                 status: "error",
                 message_id: None,
                 output: None,
+                smtputf8: false,
                 errors: vec![ReportError {
                     code: e.code,
                     field: e.field,
@@ -275,6 +279,7 @@ fn process(
         status: "error",
         message_id: None,
         output: None,
+        smtputf8: false,
         errors: Vec::new(),
     };
     let too_big = data::check_limits(&raw, opts.render.max_field);
@@ -325,6 +330,7 @@ fn process(
             let out = sink.accept(index, &m)?;
             rep.status = "ok";
             rep.message_id = Some(m.message_id);
+            rep.smtputf8 = m.envelope.smtputf8;
             rep.output = Some(out);
         }
         Err(errs) => {

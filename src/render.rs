@@ -82,6 +82,9 @@ pub struct Envelope {
     pub from: Option<AddrSpec>,
     /// RCPT TO, deduplicated, in order.
     pub to: Vec<AddrSpec>,
+    /// The message needs the SMTPUTF8 extension (RFC 6531): UTF-8 in addresses or raw UTF-8
+    /// headers (RFC 6532). A sender must use `MAIL FROM:<...> SMTPUTF8` or refuse to send.
+    pub smtputf8: bool,
 }
 
 /// A message ready for a sink.
@@ -587,6 +590,7 @@ impl Renderer<'_> {
                 envelope: Envelope {
                     from: envelope_from.flatten(),
                     to: rcpt_unique,
+                    smtputf8: smtputf8 && !bytes.is_ascii(),
                 },
                 date,
                 bytes,

@@ -593,3 +593,40 @@ fn attachment_over_the_size_limit_is_a_record_error() {
     let errs = mailspec::render::render(&c, &rec, 1, &opts).expect_err("too big");
     assert!(errs.iter().any(|e| e.code == Code::DataLimit), "{errs:?}");
 }
+
+/// RFC 6531/6532: a UTF-8 local part is refused unless the spec enables `smtputf8`; then the
+/// header carries raw UTF-8 and the envelope says the message needs SMTPUTF8.
+#[test]
+fn utf8_local_part_needs_smtputf8() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = |on: bool| {
+        format!(
+            "mailspec: 1\ndata:\n  fields:\n    email: {{ type: email }}\nmessage:\n  smtputf8: {on}\n  from: Tienda <pedidos@tienda.example>\n  to: \"José <{{{{ email }}}}>\"\n  subject: Hola\n  text: {{ content: hola }}\n"
+        )
+    };
+    let render = |on: bool| {
+        std::fs::write(dir.path().join("s.yaml"), spec(on)).expect("write");
+        let c = mailspec::spec::compile_path(&dir.path().join("s.yaml"))
+            .unwrap_or_else(|(s, d)| panic!("{}", s.render(&d)));
+        let raw = mailspec::data::RawRecord {
+            index: 1,
+            line: None,
+            values: base(json!({ "email": "josé@correo.example" })),
+            from_text: false,
+        };
+        let rec = mailspec::data::coerce(&c.spec.data.fields, &raw)
+            .expect("email type accepts UTF-8 local parts");
+        mailspec::render::render(&c, &rec, 1, &options())
+    };
+    let off = render(false).expect_err("needs smtputf8");
+    assert!(off.iter().any(|e| e.code == Code::DataAddress), "{off:?}");
+    let on = render(true).expect("renders");
+    assert!(on.envelope.smtputf8);
+    assert_eq!(on.envelope.to[0].to_string(), "josé@correo.example");
+    let text = String::from_utf8(on.bytes.clone()).expect("UTF-8 headers");
+    assert!(
+        text.contains("To: José <josé@correo.example>\r\n"),
+        "{text}"
+    );
+    assert_wire_format(&on.bytes, "smtputf8");
+}

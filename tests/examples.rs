@@ -96,3 +96,24 @@ fn examples_render_well_formed_and_deterministic() {
         }
     }
 }
+
+/// Editors complete and flag keys from the schema named on the first line.
+#[test]
+fn every_spec_names_the_schema_on_its_first_line() {
+    let mut specs = example_specs();
+    specs.push(crate::util::root().join("tests/adversarial/spec.yaml"));
+    for path in specs {
+        let text = std::fs::read_to_string(&path).expect("read");
+        let first = text.lines().next().unwrap_or("");
+        let ok = first.starts_with("# yaml-language-server: $schema=")
+            && first.ends_with("schema/mailspec.schema.json");
+        assert!(ok, "{}: first line is `{first}`", rel(&path));
+        let schema = first.trim_start_matches("# yaml-language-server: $schema=");
+        let target = path.parent().expect("parent").join(schema);
+        assert!(
+            target.exists(),
+            "{}: `{schema}` does not resolve",
+            rel(&path)
+        );
+    }
+}
