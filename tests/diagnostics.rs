@@ -97,7 +97,11 @@ fn invalid_specs() {
         // mistake is before reading how it is reported.
         let description = text
             .lines()
-            .find(|l| l.starts_with("# ") && !l.contains("yaml-language-server") && !l.starts_with("# expect:"))
+            .find(|l| {
+                l.starts_with("# ")
+                    && !l.contains("yaml-language-server")
+                    && !l.starts_with("# expect:")
+            })
             .map(|l| l.trim_start_matches("# ").to_string())
             .unwrap_or_default();
         let mut s = settings();
