@@ -105,12 +105,9 @@ fn check_exit_codes_and_json() {
         std::fs::read_to_string(root().join("specs/invalid/missing_cid.yaml")).expect("read");
     let spec = spec
         .replace("cid:logo\"", "cid:logo-small\"")
-        .replace("data/pixel.png", "pixel.png");
-    std::fs::write(
-        dir.path().join("w.yaml"),
-        spec.replace("logo-small, file", "logo-small, file"),
-    )
-    .expect("write");
+        .replace("data/pixel.png", "pixel.png")
+        + "    - { cid: never-used, file: pixel.png }\n";
+    std::fs::write(dir.path().join("w.yaml"), spec).expect("write");
     std::fs::copy(
         root().join("specs/invalid/data/pixel.png"),
         dir.path().join("pixel.png"),
@@ -118,6 +115,11 @@ fn check_exit_codes_and_json() {
     .expect("copy");
     let w = mailspec(&["check", "w.yaml"], dir.path());
     assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    assert!(
+        stderr(&w).contains("warning[spec/unused-inline]"),
+        "{}",
+        stderr(&w)
+    );
 }
 
 #[test]
