@@ -28,6 +28,7 @@ pub mod diag;
 pub mod filters;
 pub mod mime;
 pub mod render;
+pub mod review;
 pub mod schema;
 pub mod sink;
 pub mod spec;

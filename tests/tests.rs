@@ -7,3 +7,4 @@ mod cli;
 mod diagnostics;
 mod examples;
 mod schema;
+mod snapshots;
