@@ -43,6 +43,9 @@ diff -r "$tmp/a" "$tmp/b" >/dev/null || { echo "error: a second render differs" 
 echo "second render byte-identical"
 python3 "$ORACLE" "$tmp/a"
 
+echo "== snapshots of every fixture (the spec authors' door)"
+"$bin" test
+
 echo "== adversarial corpus output (written by cargo test) through the oracle"
 python3 "$ORACLE" target/adversarial-out
 
