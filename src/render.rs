@@ -621,6 +621,18 @@ impl Renderer<'_> {
         for p in [text, html].into_iter().flatten() {
             alternatives.push(p?);
         }
+        // The Content-IDs this message's HTML actually references: an inline part nobody looks
+        // at (a product picture for an item not in this cart) is left out of this message.
+        let referenced: Vec<String> = alternatives
+            .iter()
+            .filter_map(|p| match p {
+                mime::Part::Leaf(l) if l.media_type.eq_ignore_ascii_case("text/html") => Some(
+                    crate::spec::check::cid_references(&String::from_utf8_lossy(&l.body)),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
         let mut body = if alternatives.len() == 1 {
             alternatives.pop()?
         } else {
@@ -629,12 +641,24 @@ impl Renderer<'_> {
                 parts: alternatives,
             })
         };
-        if !m.inline.is_empty() {
+        let used: Vec<(usize, &Part)> = m
+            .inline
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.cid.as_ref().is_none_or(|c| {
+                    self.cids
+                        .iter()
+                        .any(|(name, id)| name == c && referenced.contains(id))
+                })
+            })
+            .collect();
+        if !used.is_empty() {
             // RFC 2387: the HTML and the images it references travel together in
             // multipart/related; when there is a text alternative, the whole alternative goes in,
             // which is what clients render best.
             let mut parts = vec![body];
-            for (i, p) in m.inline.iter().enumerate() {
+            for (i, p) in used {
                 parts.push(self.part(
                     &format!("/message/inline/{i}"),
                     p,
@@ -756,7 +780,7 @@ impl Renderer<'_> {
         });
         let filename = match &p.filename {
             Some(f) => Some(self.eval(&format!("{ptr}/filename"), f, true)?),
-            None if default_disposition == Some(DispositionSpec::Attachment) => file_name,
+            None if default_disposition.is_some() || p.disposition.is_some() => file_name,
             None => None,
         };
         let description = match &p.description {
@@ -768,11 +792,24 @@ impl Renderer<'_> {
             .or(default_disposition)
             .or(filename.as_ref().map(|_| DispositionSpec::Attachment));
         let is_text = media_type.to_ascii_lowercase().starts_with("text/");
-        let body = if media_type.eq_ignore_ascii_case("text/html") && !self.cids.is_empty() {
-            match String::from_utf8(body) {
-                Ok(html) => rewrite_cids(&html, &self.cids).into_bytes(),
-                Err(e) => e.into_bytes(),
+        let body = if media_type.eq_ignore_ascii_case("text/html") {
+            let html = String::from_utf8_lossy(&body).into_owned();
+            let html = rewrite_cids(&html, &self.cids);
+            // A `cid:` that no inline part answers is a broken image for this recipient
+            // (typically a name built from data, `cid:{{ item.image }}`).
+            if let Some(missing) = crate::spec::check::cid_references(&html)
+                .into_iter()
+                .find(|r| !self.cids.iter().any(|(_, id)| id == r))
+            {
+                self.fail(
+                    Code::SpecMissingCid,
+                    None,
+                    ptr,
+                    format!("the HTML references `cid:{missing}` but no inline part has `cid: {missing}`"),
+                );
+                return None;
             }
+            html.into_bytes()
         } else {
             body
         };
@@ -923,9 +960,17 @@ fn declared_cids(m: &crate::spec::model::MessageSpec) -> Vec<String> {
     out
 }
 
+/// Length of the Content-ID name at the start of `s` (what follows `cid:`): the characters of
+/// an RFC 5322 dot-atom and `@`, so the name ends at a quote, `)`, `>`, a comma, a backtick,
+/// white space or `{` (a templated name).
+pub fn cid_name_len(s: &str) -> usize {
+    s.find(|c: char| !(c.is_ascii_alphanumeric() || "-._@+~$%&=!*#/^|?'".contains(c)) || c == '\'')
+        .unwrap_or(s.len())
+}
+
 /// Points `cid:NAME` references in HTML at the Content-IDs actually written (RFC 2392: a `cid:`
-/// URL names the Content-ID). Only names the spec declares are touched; the name must end at a
-/// quote, `)`, `>` or white space, so `cid:logo` never rewrites inside `cid:logo-small`.
+/// URL names the Content-ID). Only names the spec declares are touched, and only whole names
+/// ([`cid_name_len`]), so `cid:logo` never rewrites inside `cid:logo-small`.
 pub fn rewrite_cids(html: &str, cids: &[(String, String)]) -> String {
     let mut out = String::with_capacity(html.len() + 64);
     let mut rest = html;
@@ -936,9 +981,7 @@ pub fn rewrite_cids(html: &str, cids: &[(String, String)]) -> String {
     {
         out.push_str(&rest[..i + 4]);
         rest = &rest[i + 4..];
-        let end = rest
-            .find(|c: char| c == '"' || c == '\'' || c == ')' || c == '>' || c.is_whitespace())
-            .unwrap_or(rest.len());
+        let end = cid_name_len(rest);
         if let Some((_, id)) = cids.iter().find(|(name, _)| name == &rest[..end]) {
             out.push_str(id);
             rest = &rest[end..];

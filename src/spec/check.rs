@@ -41,7 +41,17 @@ pub fn check(c: &mut CompiledSpec) -> Vec<Diagnostic> {
     let mut ck = Checker { c, out: Vec::new() };
     ck.data();
     ck.message();
-    ck.out
+    // The same template can be reached twice (a layout shared by text and HTML): say it once.
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for d in ck.out {
+        if !out
+            .iter()
+            .any(|o| o.code == d.code && o.message == d.message && o.location == d.location)
+        {
+            out.push(d);
+        }
+    }
+    out
 }
 
 struct Checker<'a> {
@@ -683,7 +693,7 @@ impl Checker<'_> {
             self.out.push(d);
             return;
         }
-        self.register(ptr, name, flavor);
+        self.register(ptr, name, flavor, Some(source));
     }
 
     fn file_template(&mut self, ptr: &str, rel: &str, flavor: Flavor) {
@@ -714,11 +724,11 @@ impl Checker<'_> {
                 return;
             }
         }
-        self.register(ptr, rel.to_string(), flavor);
+        self.register(ptr, rel.to_string(), flavor, None);
     }
 
     /// Compiles the slot's template, records its variables and checks them against the fields.
-    fn register(&mut self, ptr: &str, name: String, flavor: Flavor) {
+    fn register(&mut self, ptr: &str, name: String, flavor: Flavor, source: Option<&str>) {
         let vars = match self.c.templates.variables(flavor, &name) {
             Ok(v) => v,
             Err(e) => {
@@ -727,6 +737,33 @@ impl Checker<'_> {
                 return;
             }
         };
+        // Variables read by the layouts and includes the template pulls in count too, and
+        // names the templates assign themselves (`{% set es = ... %}`, also inside an `if`,
+        // which minijinja's static analysis does not see) are not record fields.
+        let roots = self.c.roots();
+        let closure = match source {
+            Some(src) => template_closure(&roots, Some(src), None),
+            None => template_closure(&roots, None, Some(&name)),
+        };
+        let assigned: Vec<String> = closure
+            .iter()
+            .flat_map(|(_, t)| assigned_names(t))
+            .collect();
+        let mut vars = vars;
+        for (n, _) in &closure {
+            if let Some(n) = n.as_ref().filter(|n| **n != name) {
+                match self.c.templates.variables(flavor, n) {
+                    Ok(more) => vars.extend(more),
+                    Err(e) => {
+                        let d = self.template_error(&e, Some(ptr));
+                        self.out.push(d);
+                    }
+                }
+            }
+        }
+        vars.sort();
+        vars.dedup();
+        vars.retain(|v| !assigned.contains(v));
         let declared: Vec<String> = self.c.spec.data.fields.keys().cloned().collect();
         for v in &vars {
             if !declared.contains(v) {
@@ -734,7 +771,10 @@ impl Checker<'_> {
                     Code::TemplateUndefinedVariable,
                     format!("template uses `{v}`, which `data.fields` does not declare"),
                 );
-                d = match self.locate_in_template(&name, ptr, v) {
+                let located = std::iter::once(name.clone())
+                    .chain(closure.iter().filter_map(|(n, _)| n.clone()))
+                    .find_map(|n| self.locate_in_template(&n, ptr, v));
+                d = match located {
                     Some((file, span)) => d.at(file, span),
                     None => d.at(self.c.file, self.c.map.value_span(ptr)),
                 };
@@ -902,15 +942,12 @@ impl Checker<'_> {
         let mut html_sources: Vec<String> = Vec::new();
         let mut cids: Vec<(String, String)> = Vec::new();
         let roots = self.c.roots();
-        let read = |t: &str| {
-            resolve_confined(&roots, t)
-                .ok()
-                .flatten()
-                .and_then(|p| std::fs::read_to_string(p).ok())
-        };
+        // A template and everything it extends, includes or imports: a `cid:` in a layout
+        // counts as much as one in the page.
+        let read = |t: &str| Some(closure_text(&roots, None, Some(t))).filter(|s| !s.is_empty());
         if let Some(h) = &m.html {
             if let Some(c) = &h.content {
-                html_sources.push(c.clone());
+                html_sources.push(closure_text(&roots, Some(c), None));
             }
             if let Some(t) = &h.template {
                 html_sources.extend(read(t));
@@ -927,23 +964,32 @@ impl Checker<'_> {
             html: &mut Vec<String>,
             cids: &mut Vec<(String, String)>,
             read: &dyn Fn(&str) -> Option<String>,
+            inline: &dyn Fn(&str) -> String,
         ) {
             if p.media_type
                 .as_deref()
                 .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
             {
-                html.extend(p.content.clone());
+                html.extend(p.content.as_deref().map(inline));
                 html.extend(p.template.as_deref().and_then(read));
             }
             if let Some(c) = &p.cid {
                 cids.push((c.clone(), format!("{ptr}/cid")));
             }
             for (i, c) in p.parts.iter().enumerate() {
-                walk(c, &format!("{ptr}/parts/{i}"), html, cids, read);
+                walk(c, &format!("{ptr}/parts/{i}"), html, cids, read, inline);
             }
         }
         if let Some(b) = &m.body {
-            walk(b, "/message/body", &mut html_sources, &mut cids, &read);
+            let inline = |c: &str| closure_text(&roots, Some(c), None);
+            walk(
+                b,
+                "/message/body",
+                &mut html_sources,
+                &mut cids,
+                &read,
+                &inline,
+            );
         }
         let mut referenced = Vec::new();
         for src in &html_sources {
@@ -995,21 +1041,111 @@ impl Checker<'_> {
     }
 }
 
-/// Every `cid:NAME` in an HTML source, NAME up to a quote, space, `)` or `>`.
+/// The text of a template and of every template it extends, includes or imports, found by
+/// their literal names (`{% extends "layout.html.j2" %}`); each read once, confined to `roots`.
+/// `source` is an inline template's text, `name` a template file's name.
+pub fn template_closure(
+    roots: &[std::path::PathBuf],
+    source: Option<&str>,
+    name: Option<&str>,
+) -> Vec<(Option<String>, String)> {
+    let mut out: Vec<(Option<String>, String)> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut queue: Vec<String> = Vec::new();
+    if let Some(s) = source {
+        queue.extend(referenced_templates(s));
+        out.push((None, s.to_string()));
+    }
+    queue.extend(name.map(str::to_string));
+    while let Some(n) = queue.pop() {
+        // A spec is small; 64 templates is far beyond any real one and bounds a cycle.
+        if seen.contains(&n) || seen.len() >= 64 {
+            continue;
+        }
+        seen.push(n.clone());
+        let Some(text) = resolve_confined(roots, &n)
+            .ok()
+            .flatten()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        else {
+            continue;
+        };
+        queue.extend(referenced_templates(&text));
+        out.push((Some(n), text));
+    }
+    out
+}
+
+/// [`template_closure`]'s texts, joined.
+fn closure_text(roots: &[std::path::PathBuf], source: Option<&str>, name: Option<&str>) -> String {
+    template_closure(roots, source, name)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Names in `{% extends "x" %}`, `{% include "x" %}`, `{% import "x" as y %}` and
+/// `{% from "x" import y %}` tags (only literal names: a computed name cannot be followed).
+fn referenced_templates(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{%") {
+        rest = &rest[i + 2..];
+        let end = rest.find("%}").unwrap_or(rest.len());
+        let tag = rest[..end].trim_start_matches(['-', '+']).trim();
+        let mut words = tag.splitn(2, char::is_whitespace);
+        if let (Some("extends" | "include" | "import" | "from"), Some(arg)) =
+            (words.next(), words.next())
+        {
+            let arg = arg.trim_start();
+            if let Some(q @ ('"' | '\'')) = arg.chars().next()
+                && let Some(close) = arg[1..].find(q)
+            {
+                out.push(arg[1..1 + close].to_string());
+            }
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Names a template assigns with `{% set NAME = ... %}` (or `{% set a, b = ... %}`).
+fn assigned_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{%") {
+        rest = &rest[i + 2..];
+        let end = rest.find("%}").unwrap_or(rest.len());
+        let tag = rest[..end].trim_start_matches(['-', '+']).trim();
+        if let Some(after) = tag.strip_prefix("set ") {
+            let lhs = after.split('=').next().unwrap_or("");
+            out.extend(
+                lhs.split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| is_identifier(n)),
+            );
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Every `cid:NAME` in an HTML source (names as [`crate::render::cid_name_len`] reads them).
 pub fn cid_references(html: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let lower = html.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(i) = lower[from..].find("cid:") {
-        let start = from + i + 4;
-        let rest = &html[start..];
-        let end = rest
-            .find(|c: char| c == '"' || c == '\'' || c == ')' || c == '>' || c.is_whitespace())
-            .unwrap_or(rest.len());
+    let mut rest = html;
+    while let Some(i) = rest
+        .as_bytes()
+        .windows(4)
+        .position(|w| w.eq_ignore_ascii_case(b"cid:"))
+    {
+        rest = &rest[i + 4..];
+        let end = crate::render::cid_name_len(rest);
         if end > 0 {
             out.push(rest[..end].to_string());
         }
-        from = start;
+        rest = &rest[end..];
     }
     out
 }
