@@ -13,7 +13,14 @@ use clap::{Parser, Subcommand};
 ///
 /// Exit status: 0 success, 1 invalid spec/template/record, 2 usage or I/O error.
 #[derive(Parser)]
-#[command(name = "mailspec", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mailspec",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit status: 0 success, 1 a spec, template or record is invalid (diagnostics printed), 2 usage or I/O error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
