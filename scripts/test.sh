@@ -58,3 +58,6 @@ for spec in specs/invalid/*.yaml; do
   if [ "$rc" -eq 0 ]; then echo "error: $spec was accepted" >&2; exit 1; fi
 done
 echo "all $(ls specs/invalid/*.yaml | wc -l) invalid specs rejected"
+
+echo "== fuzz: every target for ${FUZZ_SECONDS:-60} s (stable Rust, see scripts/fuzz.sh)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

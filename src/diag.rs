@@ -212,7 +212,18 @@ impl Diagnostic {
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
     files: Vec<(String, String, Vec<usize>)>,
+    /// Per file, the byte offset of every [`CHAR_STRIDE`]th character, so that a character
+    /// index (what the YAML parser reports) turns into a byte offset in constant time: scanning
+    /// from the line start for every node made a long one-line spec load in quadratic time.
+    char_marks: Vec<Vec<usize>>,
 }
+
+/// Distance between two recorded character positions in [`Sources`].
+const CHAR_STRIDE: usize = 64;
+
+/// Rendered diagnostics shown per call; the rest are counted. Each shows its whole source
+/// line, so without a cap a one-line file with thousands of errors prints quadratic output.
+pub const MAX_RENDERED: usize = 50;
 
 impl Sources {
     /// Registers a file and returns its id.
@@ -221,8 +232,30 @@ impl Sources {
         let starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let marks = text
+            .char_indices()
+            .step_by(CHAR_STRIDE)
+            .map(|(i, _)| i)
+            .collect();
         self.files.push((name.into(), text, starts));
+        self.char_marks.push(marks);
         self.files.len() - 1
+    }
+
+    /// Byte offset of the `n`th character (0-based) of a file; the file's length past its end.
+    pub fn char_offset(&self, id: FileId, n: usize) -> usize {
+        let (Some((_, text, _)), Some(marks)) = (self.files.get(id), self.char_marks.get(id))
+        else {
+            return 0;
+        };
+        let Some(&base) = marks.get(n / CHAR_STRIDE) else {
+            return text.len();
+        };
+        text[base..]
+            .char_indices()
+            .nth(n % CHAR_STRIDE)
+            .map(|(i, _)| base + i)
+            .unwrap_or(text.len())
     }
 
     /// The id of a file registered under `name`.
@@ -281,7 +314,7 @@ impl Sources {
         }
         let config = term::Config::default();
         let mut out = String::new();
-        for d in diagnostics {
+        for d in diagnostics.iter().take(MAX_RENDERED) {
             let severity = match d.severity {
                 Severity::Error => cs::Severity::Error,
                 Severity::Warning => cs::Severity::Warning,
@@ -307,6 +340,12 @@ impl Sources {
                     d.message
                 )),
             }
+        }
+        if diagnostics.len() > MAX_RENDERED {
+            out.push_str(&format!(
+                "... and {} more (`--format json` lists them all)\n",
+                diagnostics.len() - MAX_RENDERED
+            ));
         }
         out
     }

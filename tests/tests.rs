@@ -6,5 +6,6 @@ mod adversarial;
 mod cli;
 mod diagnostics;
 mod examples;
+mod fuzz_regressions;
 mod schema;
 mod snapshots;

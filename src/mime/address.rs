@@ -401,8 +401,16 @@ fn split_local(s: &str) -> Result<(String, &str), AddressError> {
                     closed = Some(i);
                     break;
                 }
-                // RFC 5322 §3.2.1 quoted-pair: any VCHAR or WSP may be escaped.
+                // RFC 5322 §3.2.1 quoted-pair: any VCHAR or WSP may be escaped. An escaped TAB
+                // is refused like a bare one: it would print as a bare TAB, which this parser
+                // (rightly, for headers) refuses, so the address would not survive a round trip.
                 '\\' => match chars.next() {
+                    Some((_, '\t')) => {
+                        return Err(AddressError::Control {
+                            input: show(s),
+                            ch: codepoint('\t'),
+                        });
+                    }
                     Some((_, e)) => local.push(e),
                     None => return Err(AddressError::UnterminatedQuote(show(s))),
                 },

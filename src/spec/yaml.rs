@@ -138,13 +138,13 @@ fn check_depth(sources: &Sources, file: FileId) -> Result<(), Vec<Diagnostic>> {
             Ok((Event::MappingStart(..) | Event::SequenceStart(..), mark)) => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    let at = sources.offset(file, mark.line(), mark.col() + 1);
+                    let at = sources.char_offset(file, mark.index());
                     return Err(vec![
                         Diagnostic::error(
                             Code::YamlLimit,
                             format!("nesting deeper than {MAX_DEPTH} levels"),
                         )
-                        .at(file, at..at + 1)
+                        .at(file, at..at + char_len_at(sources.text(file), at))
                         .label("too deep"),
                     ]);
                 }
@@ -158,8 +158,18 @@ fn check_depth(sources: &Sources, file: FileId) -> Result<(), Vec<Diagnostic>> {
     }
 }
 
+/// The byte offset of a marker, from its character index (line and column would need a scan of
+/// the line, and the parser counts a lone CR as a line break where `Sources` does not).
 fn marker_offset(sources: &Sources, file: FileId, m: &marked_yaml::Marker) -> usize {
-    sources.offset(file, m.line(), m.column())
+    sources.char_offset(file, m.character())
+}
+
+/// The byte length of the character at `at` (at least 1 unless at the end), so that a
+/// one-character span never cuts a UTF-8 sequence.
+fn char_len_at(text: &str, at: usize) -> usize {
+    text.get(at..)
+        .and_then(|r| r.chars().next())
+        .map_or(0, char::len_utf8)
 }
 
 fn load_error(sources: &Sources, file: FileId, e: LoadError) -> Diagnostic {
@@ -197,7 +207,7 @@ fn load_error(sources: &Sources, file: FileId, e: LoadError) -> Diagnostic {
         LoadError::ScanError(m, se) => {
             let at = marker_offset(sources, file, &m);
             Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", se.info()))
-                .at(file, at..(at + 1).min(sources.text(file).len()).max(at))
+                .at(file, at..at + char_len_at(sources.text(file), at))
                 .label("here")
         }
         LoadError::DuplicateKey(inner) => {
@@ -215,7 +225,7 @@ fn load_error(sources: &Sources, file: FileId, e: LoadError) -> Diagnostic {
                 .map(|m| sources.line_col(file, marker_offset(sources, file, m)).0)
                 .unwrap_or(0);
             Diagnostic::error(Code::YamlDuplicateKey, format!("duplicate key `{key}`"))
-                .at(file, at..at + key.len().max(1))
+                .at(file, at..key_end(sources.text(file), at, &key))
                 .label(format!("already given on line {prev}"))
         }
     }
@@ -233,14 +243,29 @@ fn token_end(text: &str, at: usize) -> usize {
             no_comment.trim_end().len()
         }
     };
-    at + len.max(1).min(rest.len())
+    if len == 0 {
+        return at + char_len_at(text, at);
+    }
+    at + len.min(rest.len())
 }
 
 /// End of a mapping key starting at `at`: quoted keys include their quotes.
 fn key_end(text: &str, at: usize, key: &str) -> usize {
-    match text.get(at..).and_then(|r| r.chars().next()) {
-        Some('"' | '\'') => token_end(text, at).min(at + key.len() + 2),
-        _ => at + key.len().max(1),
+    let rest = text.get(at..).unwrap_or("");
+    match rest.chars().next() {
+        Some('"' | '\'') => token_end(text, at),
+        // A plain key as written: its own text. Otherwise (a key spread over lines, or one
+        // the parser folded), up to the `:` or the end of the line, whichever comes first.
+        _ if !key.is_empty() && rest.starts_with(key) => at + key.len(),
+        _ => {
+            let end = rest.find([':', '\n', '\r']).unwrap_or(rest.len());
+            let end = rest[..end].trim_end().len();
+            if end == 0 {
+                at + char_len_at(text, at)
+            } else {
+                at + end
+            }
+        }
     }
 }
 
