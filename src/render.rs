@@ -877,6 +877,23 @@ impl Renderer<'_> {
     }
 
     fn read_file(&mut self, ptr: &str, rel: &str) -> Option<Vec<u8>> {
+        // A path that is not a template names the same file for every record: read it once.
+        let is_static = !self.c.slots.contains_key(ptr);
+        if is_static
+            && let Ok(cache) = self.c.static_files.lock()
+            && let Some(bytes) = cache.get(rel)
+            && bytes.len() as u64 <= self.opts.max_attachment
+        {
+            return Some(bytes.as_ref().clone());
+        }
+        let bytes = self.read_file_uncached(ptr, rel)?;
+        if is_static && let Ok(mut cache) = self.c.static_files.lock() {
+            cache.insert(rel.to_string(), std::sync::Arc::new(bytes.clone()));
+        }
+        Some(bytes)
+    }
+
+    fn read_file_uncached(&mut self, ptr: &str, rel: &str) -> Option<Vec<u8>> {
         let field = self
             .c
             .slots

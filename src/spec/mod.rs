@@ -55,6 +55,9 @@ pub struct CompiledSpec {
     pub slots: HashMap<String, Slot>,
     /// Warnings found while compiling.
     pub warnings: Vec<Diagnostic>,
+    /// Files whose path is not a template (a logo, terms and conditions), read once per batch
+    /// instead of once per message.
+    pub static_files: std::sync::Mutex<HashMap<String, std::sync::Arc<Vec<u8>>>>,
 }
 
 /// Reads, validates and compiles the spec at `path`.
@@ -169,6 +172,7 @@ pub fn compile_source(
         map: doc.map,
         slots: HashMap::new(),
         warnings: Vec::new(),
+        static_files: std::sync::Mutex::default(),
     };
     let errors = check::check(&mut compiled);
     if errors.iter().any(Diagnostic::is_error) {
