@@ -61,7 +61,7 @@ measure() {
 {
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -srm), $(nproc) cpus, $(free -g | awk '/Mem:/{print $2}') GiB; mailspec $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | wc -l) uncommitted paths)"
 echo "# mailspec render benches/order/spec.yaml --data records-N.csv --mbox /dev/null; peak RSS = /usr/bin/time %M, median of $RUNS run(s)"
-echo "# dup-key set estimate: std HashSet<u64> (hashbrown) buckets = next_pow2(N*8/7), 9 bytes each (8 + 1 control byte)"
+echo "# dup-key index estimate: a sorted Vec<u64> (batch::KeyIndex), 8 bytes a record"
 printf "%-9s %12s %10s %10s %9s %9s %9s %14s  %s\n" N csv_MB peak_KiB peak_MiB wall_s user_s msgs/s dupset_est_MiB status
 FIRST=""
 for N in $NS; do
@@ -70,9 +70,7 @@ for N in $NS; do
   line=$(printf '%s\n' "${rs[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
   read -r kib wall user _sys status <<<"$line"
   [ -n "$FIRST" ] || FIRST=$kib
-  est=$(python3 -c "n=$N;b=1
-while b*7//8<n: b*=2
-print(f'{b*9/2**20:.1f}')")
+  est=$(python3 -c "print(f'{$N*8/2**20:.1f}')")
   printf "%-9s %12.1f %10s %10.1f %9s %9s %9.0f %14s  %s\n" "$N" \
     "$(echo "$(stat -c %s "$DATA/records-$N.csv") / 1000000" | bc -l)" "$kib" \
     "$(echo "$kib / 1024" | bc -l)" "$wall" "$user" "$(echo "$N / $wall" | bc -l)" "$est" "$status"
