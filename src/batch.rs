@@ -158,6 +158,17 @@ pub struct ReportError {
     pub message: String,
 }
 
+impl From<data::DataError> for ReportError {
+    fn from(e: data::DataError) -> Self {
+        ReportError {
+            code: e.code,
+            field: e.field,
+            at: None,
+            message: e.message,
+        }
+    }
+}
+
 /// What happened to one record.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordReport {
@@ -297,12 +308,7 @@ fn process(
                 message_id: None,
                 output: None,
                 smtputf8: false,
-                errors: vec![ReportError {
-                    code: e.code,
-                    field: e.field,
-                    at: None,
-                    message: e.message,
-                }],
+                errors: vec![ReportError::from(e)],
             });
         }
     };
@@ -331,29 +337,13 @@ fn process(
     };
     let too_big = data::check_limits(&raw, opts.render.max_field);
     if !too_big.is_empty() {
-        rep.errors = too_big
-            .into_iter()
-            .map(|e| ReportError {
-                code: e.code,
-                field: e.field,
-                at: None,
-                message: e.message,
-            })
-            .collect();
+        rep.errors = too_big.into_iter().map(ReportError::from).collect();
         return Ok(rep);
     }
     let record = match data::coerce(&c.spec.data.fields, &raw) {
         Ok(r) => r,
         Err(errs) => {
-            rep.errors = errs
-                .into_iter()
-                .map(|e| ReportError {
-                    code: e.code,
-                    field: e.field,
-                    at: None,
-                    message: e.message,
-                })
-                .collect();
+            rep.errors = errs.into_iter().map(ReportError::from).collect();
             return Ok(rep);
         }
     };

@@ -273,16 +273,8 @@ impl Renderer<'_> {
 
     fn mailboxes(&mut self, ptr: &str, a: &Addresses) -> Vec<Mailbox> {
         let smtputf8 = self.c.spec.message.smtputf8;
-        let items: Vec<(String, &AddressItem)> = match a {
-            Addresses::One(i) => vec![(ptr.to_string(), i)],
-            Addresses::Many(v) => v
-                .iter()
-                .enumerate()
-                .map(|(n, i)| (format!("{ptr}/{n}"), i))
-                .collect(),
-        };
         let mut out = Vec::new();
-        for (p, item) in items {
+        for (p, item) in a.items(ptr) {
             match item {
                 AddressItem::Text(s) => {
                     let Some(text) = self.eval(&p, s, true) else {

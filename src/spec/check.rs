@@ -417,15 +417,7 @@ impl Checker<'_> {
     }
 
     fn addresses(&mut self, ptr: &str, a: &Addresses, smtputf8: bool) {
-        let items: Vec<(String, &AddressItem)> = match a {
-            Addresses::One(i) => vec![(ptr.to_string(), i)],
-            Addresses::Many(v) => v
-                .iter()
-                .enumerate()
-                .map(|(n, i)| (format!("{ptr}/{n}"), i))
-                .collect(),
-        };
-        for (p, item) in items {
+        for (p, item) in a.items(ptr) {
             match item {
                 AddressItem::Text(s) => {
                     self.text_slot(&p, s, Flavor::Address);

@@ -131,6 +131,20 @@ pub enum Addresses {
     Many(Vec<AddressItem>),
 }
 
+impl Addresses {
+    /// Each item with its JSON Pointer, given the pointer of the whole value.
+    pub fn items(&self, ptr: &str) -> Vec<(String, &AddressItem)> {
+        match self {
+            Addresses::One(i) => vec![(ptr.to_string(), i)],
+            Addresses::Many(v) => v
+                .iter()
+                .enumerate()
+                .map(|(n, i)| (format!("{ptr}/{n}"), i))
+                .collect(),
+        }
+    }
+}
+
 /// One address (or a comma-separated list in a string).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
