@@ -1077,50 +1077,46 @@ fn closure_text(roots: &[std::path::PathBuf], source: Option<&str>, name: Option
         .join("\n")
 }
 
+/// The inside of every `{% ... %}` tag, without whitespace-control marks (`-`, `+`).
+fn block_tags(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let i = rest.find("{%")?;
+        rest = &rest[i + 2..];
+        let end = rest.find("%}").unwrap_or(rest.len());
+        let tag = rest[..end].trim_matches(['-', '+']).trim();
+        rest = &rest[end..];
+        Some(tag)
+    })
+}
+
 /// Names in `{% extends "x" %}`, `{% include "x" %}`, `{% import "x" as y %}` and
 /// `{% from "x" import y %}` tags (only literal names: a computed name cannot be followed).
 fn referenced_templates(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("{%") {
-        rest = &rest[i + 2..];
-        let end = rest.find("%}").unwrap_or(rest.len());
-        let tag = rest[..end].trim_start_matches(['-', '+']).trim();
-        let mut words = tag.splitn(2, char::is_whitespace);
-        if let (Some("extends" | "include" | "import" | "from"), Some(arg)) =
-            (words.next(), words.next())
-        {
+    block_tags(text)
+        .filter_map(|tag| {
+            let mut words = tag.splitn(2, char::is_whitespace);
+            let (Some("extends" | "include" | "import" | "from"), Some(arg)) =
+                (words.next(), words.next())
+            else {
+                return None;
+            };
             let arg = arg.trim_start();
-            if let Some(q @ ('"' | '\'')) = arg.chars().next()
-                && let Some(close) = arg[1..].find(q)
-            {
-                out.push(arg[1..1 + close].to_string());
-            }
-        }
-        rest = &rest[end..];
-    }
-    out
+            let q = arg.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            let close = arg[1..].find(q)?;
+            Some(arg[1..1 + close].to_string())
+        })
+        .collect()
 }
 
 /// Names a template assigns with `{% set NAME = ... %}` (or `{% set a, b = ... %}`).
 fn assigned_names(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("{%") {
-        rest = &rest[i + 2..];
-        let end = rest.find("%}").unwrap_or(rest.len());
-        let tag = rest[..end].trim_start_matches(['-', '+']).trim();
-        if let Some(after) = tag.strip_prefix("set ") {
-            let lhs = after.split('=').next().unwrap_or("");
-            out.extend(
-                lhs.split(',')
-                    .map(|n| n.trim().to_string())
-                    .filter(|n| is_identifier(n)),
-            );
-        }
-        rest = &rest[end..];
-    }
-    out
+    block_tags(text)
+        .filter_map(|tag| tag.strip_prefix("set "))
+        .flat_map(|after| after.split('=').next().unwrap_or("").split(','))
+        .map(|n| n.trim().to_string())
+        .filter(|n| is_identifier(n))
+        .collect()
 }
 
 /// Every `cid:NAME` in an HTML source (names as [`crate::render::cid_name_len`] reads them).
@@ -1204,4 +1200,24 @@ pub fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_tags_are_read_for_references_and_assignments() {
+        let t = r#"{%- extends "layout.html.j2" -%}{% include 'ui.html.j2' %}{% from "m.j2" import b %}
+{% if x %}{% set es = locale is startingwith("es") %}{% endif %}{%+ set a, b = 1, 2 +%}{% include name %}"#;
+        assert_eq!(
+            referenced_templates(t),
+            ["layout.html.j2", "ui.html.j2", "m.j2"]
+        );
+        assert_eq!(assigned_names(t), ["es", "a", "b"]);
+        assert_eq!(
+            cid_references(r#"<img src="cid:logo"> `cid:logo`, cid:{{ x }}"#),
+            ["logo", "logo"]
+        );
+    }
 }
