@@ -784,8 +784,19 @@ impl Renderer<'_> {
             .or(default_disposition)
             .or(filename.as_ref().map(|_| DispositionSpec::Attachment));
         let is_text = media_type.to_ascii_lowercase().starts_with("text/");
+        // Checked before anything reads the text: the `cid:` rewrite below must never see (or
+        // silently repair) bytes that are not UTF-8.
+        if is_text && std::str::from_utf8(&body).is_err() {
+            self.fail(
+                Code::DataFile,
+                None,
+                ptr,
+                "text content is not valid UTF-8".into(),
+            );
+            return None;
+        }
         let body = if media_type.eq_ignore_ascii_case("text/html") {
-            let html = String::from_utf8_lossy(&body).into_owned();
+            let html = String::from_utf8(body).unwrap_or_default();
             let html = rewrite_cids(&html, &self.cids);
             // A `cid:` that no inline part answers is a broken image for this recipient
             // (typically a name built from data, `cid:{{ item.image }}`).
@@ -814,15 +825,6 @@ impl Renderer<'_> {
                 None,
                 ptr,
                 "content is not ASCII but the part declares `charset: us-ascii`".into(),
-            );
-            return None;
-        }
-        if is_text && std::str::from_utf8(&body).is_err() {
-            self.fail(
-                Code::DataFile,
-                None,
-                ptr,
-                "text content is not valid UTF-8".into(),
             );
             return None;
         }

@@ -17,25 +17,32 @@ use crate::spec::yaml::{Document, push_pointer};
 /// The schema as pretty JSON with a trailing newline: what `mailspec schema` prints and what is
 /// checked in at `schema/mailspec.schema.json`.
 pub fn schema_json() -> String {
-    let mut schema = serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut schema {
-        map.insert(
-            "$id".into(),
-            Value::String("https://mailspec.dev/schema/mailspec.schema.json".into()),
-        );
-    }
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(schema_value()).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// The schema, generated once: validation and "did you mean" hints both read it.
+fn schema_value() -> &'static Value {
+    static S: OnceLock<Value> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut schema = serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut schema {
+            map.insert(
+                "$id".into(),
+                Value::String("https://mailspec.dev/schema/mailspec.schema.json".into()),
+            );
+        }
+        schema
+    })
 }
 
 fn validator() -> Option<&'static jsonschema::Validator> {
     static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
     V.get_or_init(|| {
-        let schema: Value = serde_json::from_str(&schema_json()).ok()?;
         jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
-            .build(&schema)
+            .build(schema_value())
             .ok()
     })
     .as_ref()
@@ -102,10 +109,8 @@ fn known_keys(schema_error: &jsonschema::ValidationError<'_>) -> Vec<String> {
     let Some(base) = path.strip_suffix("/additionalProperties") else {
         return Vec::new();
     };
-    let Ok(schema) = serde_json::from_str::<Value>(&schema_json()) else {
-        return Vec::new();
-    };
-    let mut node = &schema;
+    let schema = schema_value();
+    let mut node = schema;
     for seg in base.split('/').skip(1) {
         let seg = seg.replace("~1", "/").replace("~0", "~");
         node = match node {
