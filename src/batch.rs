@@ -7,9 +7,11 @@
 
 use serde::Serialize;
 
+use crate::assets::AssetLoader;
 use crate::data::{self, Item};
 use crate::diag::{Code, Diagnostic};
-use crate::render::{self, EmittedMessage, RenderOptions};
+use crate::error::Error;
+use crate::render::{self, EmittedMessage, Envelope, RenderOptions};
 use crate::sink::Sink;
 use crate::spec::CompiledSpec;
 
@@ -143,56 +145,43 @@ impl Selection {
     }
 }
 
-/// One problem in a report.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportError {
-    /// Stable code.
-    pub code: Code,
-    /// The record field, when one is concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// The spec key, when one is concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-    /// What is wrong.
-    pub message: String,
+/// One problem in a report: the library's [`Error`].
+pub type ReportError = Error;
+
+/// Whether a record became a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The message was rendered and handed to the sink.
+    Ok,
+    /// The record was refused; `errors` says why.
+    Error,
 }
 
-impl From<data::DataError> for ReportError {
-    fn from(e: data::DataError) -> Self {
-        ReportError {
-            code: e.code,
-            field: e.field,
-            at: None,
-            message: e.message,
-        }
-    }
-}
-
-/// What happened to one record.
+/// What happened to one record: one JSON line of `--report`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordReport {
     /// 1-based position in the data.
     pub index: usize,
-    /// The record key, when it could be read.
+    /// The record id, when it could be read.
     pub key: Option<String>,
     /// Line in the data file, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     /// `ok` or `error`.
-    pub status: &'static str,
+    pub status: Status,
     /// The Message-ID, when rendered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     /// Where the message went.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    /// The message needs SMTPUTF8 (RFC 6531) to be sent.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub smtputf8: bool,
+    /// The SMTP envelope (MAIL FROM, every RCPT TO, Bcc included), when rendered.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Envelope>,
     /// Problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<ReportError>,
+    pub errors: Vec<Error>,
 }
 
 impl RecordReport {
@@ -212,7 +201,7 @@ impl RecordReport {
         self.errors
             .iter()
             .map(|e| {
-                let mut s = format!("error[{}]: {head}: {}", e.code, e.message);
+                let mut s = format!("error[{}]: {head}: {}", e.kind, e.message);
                 if let Some(at) =
                     e.at.as_ref()
                         .filter(|at| !e.message.contains(&format!("`{at}`")))
@@ -254,6 +243,7 @@ pub fn run(
     c: &CompiledSpec,
     items: impl Iterator<Item = Item>,
     opts: &BatchOptions,
+    assets: &dyn AssetLoader,
     sink: &mut dyn Sink,
     report: &mut dyn FnMut(&RecordReport),
 ) -> std::io::Result<Summary> {
@@ -272,8 +262,8 @@ pub fn run(
             break;
         }
         taken += 1;
-        let rep = process(c, item, opts, &mut seen, sink)?;
-        if rep.status == "ok" {
+        let rep = process(c, item, opts, assets, &mut seen, sink)?;
+        if rep.status == Status::Ok {
             summary.ok += 1;
         } else {
             summary.failed += 1;
@@ -291,6 +281,7 @@ fn process(
     c: &CompiledSpec,
     item: Item,
     opts: &BatchOptions,
+    assets: &dyn AssetLoader,
     seen: &mut KeyIndex,
     sink: &mut dyn Sink,
 ) -> std::io::Result<RecordReport> {
@@ -304,11 +295,11 @@ fn process(
                 index,
                 key: None,
                 line,
-                status: "error",
+                status: Status::Error,
                 message_id: None,
                 output: None,
-                smtputf8: false,
-                errors: vec![ReportError::from(e)],
+                envelope: None,
+                errors: vec![Error::from(e)],
             });
         }
     };
@@ -329,58 +320,47 @@ fn process(
         index,
         key: raw_key,
         line,
-        status: "error",
+        status: Status::Error,
         message_id: None,
         output: None,
-        smtputf8: false,
+        envelope: None,
         errors: Vec::new(),
     };
     let too_big = data::check_limits(&raw, opts.render.max_field);
     if !too_big.is_empty() {
-        rep.errors = too_big.into_iter().map(ReportError::from).collect();
+        rep.errors = too_big.into_iter().map(Error::from).collect();
         return Ok(rep);
     }
     let record = match data::coerce(&c.spec.data.fields, &raw) {
         Ok(r) => r,
         Err(errs) => {
-            rep.errors = errs.into_iter().map(ReportError::from).collect();
+            rep.errors = errs.into_iter().map(Error::from).collect();
             return Ok(rep);
         }
     };
-    let key = render::record_key(c, &record, index);
+    let key = render::record_key(&c.plan, &record, index);
     rep.key = Some(key.clone());
-    let digest = crate::mime::ident::stable_hash(&[crate::sink::slug(&key).as_bytes()]);
+    // The record id is the message's identity (it seeds the Message-ID): one message per id.
+    let digest = crate::mime::ident::stable_hash(&[key.as_bytes()]);
     let short = u64::from_be_bytes([
         digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
     ]);
     if !seen.insert(short) {
-        rep.errors.push(ReportError {
-            code: Code::DataDuplicateKey,
-            field: c.spec.data.key.clone(),
-            at: None,
-            message: format!("key `{key}` was already used by an earlier record (keys name output files and seed the Message-ID)"),
-        });
+        rep.errors.push(Error::new(
+            Code::DataDuplicateKey,
+            format!("key `{key}` was already used by an earlier record (keys name output files and seed the Message-ID)"),
+        ).field(c.plan.key_field.clone()));
         return Ok(rep);
     }
-    match render::render(c, &record, index, &opts.render) {
+    match render::render(c, &record, index, assets, &opts.render) {
         Ok(m) => {
             let out = sink.accept(index, &m)?;
-            rep.status = "ok";
+            rep.status = Status::Ok;
             rep.message_id = Some(m.message_id);
-            rep.smtputf8 = m.envelope.smtputf8;
+            rep.envelope = Some(m.envelope);
             rep.output = Some(out);
         }
-        Err(errs) => {
-            rep.errors = errs
-                .into_iter()
-                .map(|e| ReportError {
-                    code: e.code,
-                    field: e.field,
-                    at: e.at,
-                    message: e.message,
-                })
-                .collect();
-        }
+        Err(errs) => rep.errors = errs,
     }
     Ok(rep)
 }
@@ -431,8 +411,9 @@ pub fn dry_run(c: &CompiledSpec) -> Vec<Diagnostic> {
             }
         };
         let mut reports = Vec::new();
-        let res = run(c, items, &opts, &mut Discard, &mut |r| {
-            if r.status != "ok" {
+        let assets = crate::assets::DirLoader::new(c.dir.clone());
+        let res = run(c, items, &opts, &assets, &mut Discard, &mut |r| {
+            if r.status != Status::Ok {
                 reports.push(r.clone());
             }
         });
@@ -449,7 +430,7 @@ pub fn dry_run(c: &CompiledSpec) -> Vec<Diagnostic> {
                     .map(|k| format!(" (key `{k}`)"))
                     .unwrap_or_default();
                 let mut d = Diagnostic::error(
-                    e.code,
+                    e.kind,
                     format!("{what}, record {}{key}: {}", r.index, e.message),
                 )
                 .at(c.file, span.clone())

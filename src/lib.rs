@@ -22,11 +22,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod assets;
 pub mod batch;
+pub mod cid;
 pub mod data;
 pub mod diag;
+pub mod error;
 pub mod filters;
 pub mod mime;
+pub mod plan;
 pub mod render;
 pub mod review;
 pub mod schema;

@@ -97,8 +97,9 @@ pub fn render_fixture(
     };
     let mut sink = Collect(Vec::new());
     let mut failed = Vec::new();
-    batch::run(c, items, &opts, &mut sink, &mut |r| {
-        if r.status != "ok" {
+    let assets = crate::assets::DirLoader::new(c.dir.clone());
+    batch::run(c, items, &opts, &assets, &mut sink, &mut |r| {
+        if r.status != batch::Status::Ok {
             failed.push(r.clone());
         }
     })
@@ -155,10 +156,25 @@ fn is_spec(path: &Path) -> bool {
 // Snapshot files
 // ---------------------------------------------------------------------------------------------
 
-/// A file-name-safe form of a spec or fixture name: [`crate::sink::slug`], with `@` also
-/// replaced, so that the first `@` of a snapshot file name always separates spec from fixture.
+/// A readable file-name-safe form of a spec or fixture name (names the spec author chose, so
+/// readability beats the output files' collision-proof encoding): ASCII letters, digits, `.`,
+/// `_`, `-`, `+` kept, anything else `_`, at most 100 characters, never starting with `.`.
 fn name_slug(s: &str) -> String {
-    crate::sink::slug(s).replace('@', "_")
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if out.starts_with('.') || out.is_empty() {
+        out.insert(0, '_');
+    }
+    out
 }
 
 /// The snapshot name of a fixture: `<spec>@<fixture>`, both slugged. The file is this name plus

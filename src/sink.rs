@@ -26,22 +26,33 @@ pub trait Sink {
     }
 }
 
-/// A file-name-safe form of a record key: ASCII letters, digits, `.`, `_`, `-`, `@`, `+` kept,
-/// anything else `_`, at most 100 characters, never starting with `.` (no hidden files, no `..`).
+/// A file-name-safe form of a record id, different for different ids: ASCII letters, digits
+/// and `_`, `-`, `@`, `+`, `.` are kept, every other byte is written `%XX` (so `a/b` and `a_b`
+/// never share a file), a leading `.` too (no hidden files, no `..`). An id whose form would be
+/// over 100 characters is cut and ends in a hash of the whole id.
+///
+/// File systems that ignore case (macOS, Windows defaults) still see `A` and `a` as one name.
 pub fn slug(key: &str) -> String {
-    let mut s: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-@+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(100)
-        .collect();
-    if s.starts_with('.') || s.is_empty() {
-        s.insert(0, '_');
+    let mut s = String::with_capacity(key.len());
+    for (i, b) in key.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || b"_-@+".contains(&b) || (b == b'.' && i > 0);
+        if keep {
+            s.push(char::from(b));
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if s.is_empty() {
+        s.push_str("%00");
+    }
+    if s.len() > 100 {
+        let digest = crate::mime::ident::stable_hash(&[key.as_bytes()]);
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        // Every character is ASCII, so any cut is a character boundary; the hash keeps ids
+        // that share a long prefix apart.
+        s.truncate(83);
+        s.push('~');
+        s.push_str(&hex);
     }
     s
 }
@@ -69,7 +80,9 @@ impl DirSink {
 /// fsync per file: a rendered directory is reproducible output, not a mail queue, and a sync per
 /// message would cost more than rendering it (the send stage is where durability matters).
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("eml.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -79,10 +92,35 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 impl Sink for DirSink {
     fn accept(&mut self, _index: usize, m: &EmittedMessage) -> io::Result<String> {
-        let path = self.dir.join(format!("{}.eml", slug(&m.key)));
+        let name = slug(&m.key);
+        let path = self.dir.join(format!("{name}.eml"));
         write_atomically(&path, &m.bytes)?;
+        let sidecar = self.dir.join(format!("{name}.envelope.json"));
+        write_atomically(&sidecar, &envelope_json(m))?;
         Ok(path.display().to_string())
     }
+}
+
+/// The envelope beside a `.eml`: one JSON object with the record id, the Message-ID,
+/// `mail_from` (empty for the null reverse-path), `rcpt_to` (Bcc included), `smtputf8`, and the
+/// SHA-256 of the `.eml` bytes (so a sender can refuse a file changed since it was rendered).
+pub fn envelope_json(m: &EmittedMessage) -> Vec<u8> {
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(&m.bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let v = serde_json::json!({
+        "key": m.key,
+        "message_id": m.message_id,
+        "mail_from": m.envelope.from.as_ref().map(ToString::to_string).unwrap_or_default(),
+        "rcpt_to": m.envelope.to.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "smtputf8": m.envelope.smtputf8,
+        "sha256": sha,
+    });
+    let mut out = serde_json::to_vec_pretty(&v).unwrap_or_default();
+    out.push(b'\n');
+    out
 }
 
 /// Appends messages to an mboxrd file (every `>*From ` line gets one more `>`).

@@ -19,6 +19,7 @@
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
@@ -53,7 +54,16 @@ pub struct Templates {
     text: Environment<'static>,
     html: Environment<'static>,
     address: Environment<'static>,
+    /// Set once the spec is compiled: from then on no template is read from disk, so
+    /// rendering never touches the file system.
+    sealed: Arc<AtomicBool>,
 }
+
+/// A path that leaves its allowed folders (absolute, `..`, or a symlink that points out).
+/// Carried as the source of template errors so callers can tell it from other failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Confine(pub String);
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,14 +74,19 @@ impl std::fmt::Debug for Templates {
 /// Resolves `name` under one of `roots`, refusing anything that would leave them.
 ///
 /// Returns `Ok(None)` when no root has the file.
-pub fn resolve_confined(roots: &[PathBuf], name: &str) -> Result<Option<PathBuf>, String> {
+///
+/// # Errors
+/// [`Confine`] when the path would leave the roots.
+pub fn resolve_confined(roots: &[PathBuf], name: &str) -> Result<Option<PathBuf>, Confine> {
     let rel = Path::new(name);
     if rel.is_absolute()
         || rel
             .components()
             .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
     {
-        return Err(format!("`{name}` must be a relative path without `..`"));
+        return Err(Confine(format!(
+            "`{name}` must be a relative path without `..`"
+        )));
     }
     for root in roots {
         let candidate = root.join(rel);
@@ -83,7 +98,10 @@ pub fn resolve_confined(roots: &[PathBuf], name: &str) -> Result<Option<PathBuf>
         };
         // A symlink inside the root may point outside it: compare the real paths.
         if !real.starts_with(&real_root) {
-            return Err(format!("`{name}` resolves outside `{}`", root.display()));
+            return Err(Confine(format!(
+                "`{name}` resolves outside `{}`",
+                root.display()
+            )));
         }
         return Ok(Some(real));
     }
@@ -123,7 +141,11 @@ fn address_formatter(
     write!(out, "{DATA_OPEN}{value}{DATA_CLOSE}").map_err(Error::from)
 }
 
-fn environment(roots: Arc<Vec<PathBuf>>, flavor: Flavor) -> Environment<'static> {
+fn environment(
+    roots: Arc<Vec<PathBuf>>,
+    sealed: Arc<AtomicBool>,
+    flavor: Flavor,
+) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
@@ -151,10 +173,18 @@ fn environment(roots: Arc<Vec<PathBuf>>, flavor: Flavor) -> Environment<'static>
         }
     }
     env.set_loader(move |name| {
+        if sealed.load(Ordering::Relaxed) {
+            return Err(Error::new(
+                ErrorKind::TemplateNotFound,
+                format!("template `{name}` was not loaded when the spec was compiled (only literal names in extends/include/import are followed)"),
+            ));
+        }
         let path = match resolve_confined(&roots, name) {
             Ok(Some(p)) => p,
             Ok(None) => return Ok(None),
-            Err(msg) => return Err(Error::new(ErrorKind::InvalidOperation, msg)),
+            Err(c) => {
+                return Err(Error::new(ErrorKind::InvalidOperation, c.0.clone()).with_source(c));
+            }
         };
         let meta = std::fs::metadata(&path).map_err(|e| {
             Error::new(
@@ -188,11 +218,19 @@ impl Templates {
     /// Environments that load templates from `roots` (absolute, existing directories).
     pub fn new(roots: Vec<PathBuf>) -> Self {
         let roots = Arc::new(roots);
+        let sealed = Arc::new(AtomicBool::new(false));
         Templates {
-            text: environment(roots.clone(), Flavor::Text),
-            html: environment(roots.clone(), Flavor::Html),
-            address: environment(roots, Flavor::Address),
+            text: environment(roots.clone(), sealed.clone(), Flavor::Text),
+            html: environment(roots.clone(), sealed.clone(), Flavor::Html),
+            address: environment(roots, sealed.clone(), Flavor::Address),
+            sealed,
         }
+    }
+
+    /// Stops reading templates from disk: every template a spec uses was loaded while it was
+    /// compiled, and rendering must not depend on the file system.
+    pub fn seal(&self) {
+        self.sealed.store(true, Ordering::Relaxed);
     }
 
     fn env(&self, flavor: Flavor) -> &Environment<'static> {
@@ -237,7 +275,7 @@ impl Templates {
         Ok(vars)
     }
 
-    /// Renders a registered or loadable template with `ctx`.
+    /// Renders a compiled template with `ctx`.
     ///
     /// # Errors
     /// Undefined variables, fuel exhausted, filter errors...
@@ -245,8 +283,28 @@ impl Templates {
         self.env(flavor).get_template(name)?.render(ctx)
     }
 
+    /// The source text of a compiled template.
+    pub fn source(&self, flavor: Flavor, name: &str) -> Option<String> {
+        self.env(flavor)
+            .get_template(name)
+            .ok()
+            .map(|t| t.source().to_string())
+    }
+
     /// Whether a string needs templating at all (contains `{{`, `{%` or `{#`).
     pub fn is_template(s: &str) -> bool {
         s.contains("{{") || s.contains("{%") || s.contains("{#")
     }
+}
+
+/// Whether a template error, or one it wraps, is a path leaving the template roots.
+pub fn is_path_escape(e: &Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<Confine>().is_some() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }

@@ -345,9 +345,9 @@ fn cases() -> Vec<Case> {
         },
         Case {
             id: "slash-in-filename",
-            why: "an attachment name from data cannot carry a path",
+            why: "an attachment name from data cannot carry a path, and the refusal names the field",
             record: json!({ "attachment_name": "../../evil.sh" }),
-            expect: Expect::Reject(Code::MimeEmit, None),
+            expect: Expect::Reject(Code::DataType, Some("attachment_name")),
         },
         Case {
             id: "unicode-filename",
@@ -430,9 +430,16 @@ fn adversarial_corpus() {
                 .collect();
         let result = if errors.is_empty() {
             match mailspec::data::coerce(&c.spec.data.fields, &raw) {
-                Ok(rec) => mailspec::render::render(&c, &rec, i + 1, &opts).map_err(|es| {
+                Ok(rec) => mailspec::render::render(
+                    &c,
+                    &rec,
+                    i + 1,
+                    &mailspec::assets::DirLoader::new(c.dir.clone()),
+                    &opts,
+                )
+                .map_err(|es| {
                     es.into_iter()
-                        .map(|e| (e.code, e.field))
+                        .map(|e| (e.kind, e.field))
                         .collect::<Vec<_>>()
                 }),
                 Err(es) => Err(es.into_iter().map(|e| (e.code, e.field)).collect()),
@@ -502,7 +509,14 @@ fn boundary_from_data_cannot_add_a_part() {
             from_text: false,
         };
         let rec = mailspec::data::coerce(&c.spec.data.fields, &raw).expect("valid");
-        mailspec::render::render(&c, &rec, 1, &options()).expect("renders")
+        mailspec::render::render(
+            &c,
+            &rec,
+            1,
+            &mailspec::assets::DirLoader::new(c.dir.clone()),
+            &options(),
+        )
+        .expect("renders")
     };
     let first = render(json!({}));
     let text = String::from_utf8_lossy(&first.bytes).into_owned();
@@ -560,11 +574,17 @@ fn symlink_out_of_the_spec_folder_is_refused() {
         from_text: false,
     };
     let rec = mailspec::data::coerce(&c.spec.data.fields, &raw).expect("valid record");
-    let errs =
-        mailspec::render::render(&c, &rec, 1, &options()).expect_err("symlink must be refused");
+    let errs = mailspec::render::render(
+        &c,
+        &rec,
+        1,
+        &mailspec::assets::DirLoader::new(c.dir.clone()),
+        &options(),
+    )
+    .expect_err("symlink must be refused");
     assert!(
         errs.iter()
-            .any(|e| e.code == Code::DataFile && e.message.contains("outside")),
+            .any(|e| e.kind == Code::DataFile && e.message.contains("outside")),
         "{errs:?}"
     );
 }
@@ -584,14 +604,28 @@ fn attachment_over_the_size_limit_is_a_record_error() {
         max_attachment: 4,
         ..options()
     };
-    let errs = mailspec::render::render(&c, &rec, 1, &opts).expect_err("too big");
-    assert!(errs.iter().any(|e| e.code == Code::DataLimit), "{errs:?}");
+    let errs = mailspec::render::render(
+        &c,
+        &rec,
+        1,
+        &mailspec::assets::DirLoader::new(c.dir.clone()),
+        &opts,
+    )
+    .expect_err("too big");
+    assert!(errs.iter().any(|e| e.kind == Code::DataLimit), "{errs:?}");
     let opts = RenderOptions {
         max_message: 100,
         ..options()
     };
-    let errs = mailspec::render::render(&c, &rec, 1, &opts).expect_err("too big");
-    assert!(errs.iter().any(|e| e.code == Code::DataLimit), "{errs:?}");
+    let errs = mailspec::render::render(
+        &c,
+        &rec,
+        1,
+        &mailspec::assets::DirLoader::new(c.dir.clone()),
+        &opts,
+    )
+    .expect_err("too big");
+    assert!(errs.iter().any(|e| e.kind == Code::DataLimit), "{errs:?}");
 }
 
 /// RFC 6531/6532: a UTF-8 local part is refused unless the spec enables `smtputf8`; then the
@@ -616,10 +650,16 @@ fn utf8_local_part_needs_smtputf8() {
         };
         let rec = mailspec::data::coerce(&c.spec.data.fields, &raw)
             .expect("email type accepts UTF-8 local parts");
-        mailspec::render::render(&c, &rec, 1, &options())
+        mailspec::render::render(
+            &c,
+            &rec,
+            1,
+            &mailspec::assets::DirLoader::new(c.dir.clone()),
+            &options(),
+        )
     };
     let off = render(false).expect_err("needs smtputf8");
-    assert!(off.iter().any(|e| e.code == Code::DataAddress), "{off:?}");
+    assert!(off.iter().any(|e| e.kind == Code::DataAddress), "{off:?}");
     let on = render(true).expect("renders");
     assert!(on.envelope.smtputf8);
     assert_eq!(on.envelope.to[0].to_string(), "josé@correo.example");

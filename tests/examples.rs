@@ -37,8 +37,9 @@ fn render_sample(path: &std::path::Path) -> Vec<EmittedMessage> {
     };
     let mut sink = Collect(Vec::new());
     let mut failures = Vec::new();
-    batch::run(&c, items, &opts, &mut sink, &mut |r| {
-        if r.status != "ok" {
+    let assets = mailspec::assets::DirLoader::new(c.dir.clone());
+    batch::run(&c, items, &opts, &assets, &mut sink, &mut |r| {
+        if r.status != batch::Status::Ok {
             failures.push(format!("{:?}", r));
         }
     })

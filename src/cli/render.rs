@@ -252,7 +252,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let mut report_err: Option<std::io::Error> = None;
     let started = std::time::Instant::now();
     let mut done = 0u64;
-    let summary = batch::run(&c, items, &opts, sink.as_mut(), &mut |r| {
+    let assets = mailspec::assets::DirLoader::new(c.dir.clone());
+    let summary = batch::run(&c, items, &opts, &assets, sink.as_mut(), &mut |r| {
         done += 1;
         for line in r.describe(&source_name) {
             match progress.as_ref() {

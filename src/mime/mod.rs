@@ -507,7 +507,7 @@ fn media_type(raw: &str) -> Result<(String, String), EmitError> {
 }
 
 /// Rejects file names that are unsafe to suggest to a mail client.
-fn check_filename(name: &str) -> Result<(), EmitError> {
+pub fn check_filename(name: &str) -> Result<(), EmitError> {
     let reason = if name.is_empty() {
         Some("it is empty")
     } else if name.len() > 255 {

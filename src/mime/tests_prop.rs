@@ -196,10 +196,10 @@ fn build(input: &Input) -> Message {
     msg
 }
 
-/// What a reader should see for a header text: readers drop leading and trailing white
-/// space (and so does the emitter).
+/// What a reader should see for a header text: exactly the text, white space at its ends
+/// included (the emitter carries it inside encoded-words or a quoted-string).
 fn header_text(s: &str) -> String {
-    s.trim_matches([' ', '\t']).to_owned()
+    s.to_owned()
 }
 
 /// Text bodies compare with line endings normalised and trailing line breaks ignored

@@ -10,29 +10,18 @@ pub mod check;
 pub mod model;
 pub mod yaml;
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, FileId, Sources};
-use crate::template::{Flavor, Templates};
+use crate::plan::Plan;
+use crate::template::Templates;
 use model::Spec;
 use yaml::SourceMap;
 
 /// The spec language versions this build understands.
 pub const SUPPORTED_VERSIONS: &[u32] = &[1];
 
-/// A template slot: one templated value of the spec.
-#[derive(Debug, Clone)]
-pub struct Slot {
-    /// How the output is escaped.
-    pub flavor: Flavor,
-    /// The template's name in its environment (a JSON Pointer for inline text, a path for files).
-    pub name: String,
-    /// Record fields it reads (top level).
-    pub variables: Vec<String>,
-}
-
-/// A spec that passed every check, with its templates compiled.
+/// A spec that passed every check: its message plan and its compiled templates.
 #[derive(Debug)]
 pub struct CompiledSpec {
     /// The spec file as given.
@@ -41,9 +30,11 @@ pub struct CompiledSpec {
     pub dir: PathBuf,
     /// The spec's name (`name:` or the file stem).
     pub name: String,
-    /// The parsed spec.
+    /// The parsed spec (its `data` section names the sample and fixture records).
     pub spec: Spec,
-    /// Compiled templates.
+    /// What render reads: the typed message plan.
+    pub plan: Plan,
+    /// Compiled templates (sealed: rendering reads no template file).
     pub templates: Templates,
     /// Source texts for diagnostics (the spec, template files, data files).
     pub sources: Sources,
@@ -51,13 +42,8 @@ pub struct CompiledSpec {
     pub file: FileId,
     /// Where each node of the spec is.
     pub map: SourceMap,
-    /// Templated values by JSON Pointer (inline) — values that are not templates are absent.
-    pub slots: HashMap<String, Slot>,
     /// Warnings found while compiling.
     pub warnings: Vec<Diagnostic>,
-    /// Files whose path is not a template (a logo, terms and conditions), read once per batch
-    /// instead of once per message.
-    pub static_files: std::sync::Mutex<HashMap<String, std::sync::Arc<Vec<u8>>>>,
 }
 
 /// Reads, validates and compiles the spec at `path`.
@@ -156,12 +142,8 @@ pub fn compile_source(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "spec".into())
     });
-    let roots: Vec<PathBuf> = if spec.templates.is_empty() {
-        vec![dir.clone()]
-    } else {
-        spec.templates.iter().map(|t| dir.join(t)).collect()
-    };
-    let mut compiled = CompiledSpec {
+    let roots = check::roots(&dir, &spec.templates);
+    let mut unit = check::Compiling {
         path: path.to_path_buf(),
         dir,
         name,
@@ -170,36 +152,40 @@ pub fn compile_source(
         sources,
         file,
         map: doc.map,
-        slots: HashMap::new(),
-        warnings: Vec::new(),
-        static_files: std::sync::Mutex::default(),
     };
-    let errors = check::check(&mut compiled);
-    if errors.iter().any(Diagnostic::is_error) {
-        let CompiledSpec { sources, .. } = compiled;
-        return Err((sources, errors));
+    let (plan, diagnostics) = check::check(&mut unit);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err((unit.sources, diagnostics));
     }
-    compiled.warnings = errors;
-    Ok(compiled)
+    unit.templates.seal();
+    let check::Compiling {
+        path,
+        dir,
+        name,
+        spec,
+        templates,
+        sources,
+        file,
+        map,
+    } = unit;
+    Ok(CompiledSpec {
+        path,
+        dir,
+        name,
+        spec,
+        plan,
+        templates,
+        sources,
+        file,
+        map,
+        warnings: diagnostics,
+    })
 }
 
 impl CompiledSpec {
     /// Template roots, for confinement checks.
     pub fn roots(&self) -> Vec<PathBuf> {
-        if self.spec.templates.is_empty() {
-            vec![self.dir.clone()]
-        } else {
-            self.spec
-                .templates
-                .iter()
-                .map(|t| self.dir.join(t))
-                .collect()
-        }
-    }
-
-    /// Declared top-level field names.
-    pub fn field_names(&self) -> HashSet<&str> {
-        self.spec.data.fields.keys().map(String::as_str).collect()
+        check::roots(&self.dir, &self.spec.templates)
     }
 }
 
@@ -239,7 +225,7 @@ impl CompiledSpec {
                                 message: format!("data file `{rel}` not found"),
                             });
                         }
-                        Err(m) => {
+                        Err(crate::template::Confine(m)) => {
                             return Err(crate::data::DataError {
                                 code: Code::SpecPathEscape,
                                 field: None,

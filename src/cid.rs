@@ -1,0 +1,73 @@
+//! `cid:` references in HTML (RFC 2392): the one place that reads and rewrites them, used by
+//! `check` (every reference has an inline part) and by `render` (references point at the
+//! Content-IDs written, and inline parts nobody references are left out).
+
+/// Length of the Content-ID name at the start of `s` (what follows `cid:`): the characters of
+/// an RFC 5322 dot-atom and `@`, so the name ends at a quote, `)`, `>`, a comma, a backtick,
+/// white space or `{` (a templated name).
+pub fn name_len(s: &str) -> usize {
+    s.find(|c: char| !(c.is_ascii_alphanumeric() || "-._@+~$%&=!*#/^|?".contains(c)))
+        .unwrap_or(s.len())
+}
+
+/// Byte offsets just after each `cid:` (any case) in `html`.
+fn starts(html: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = html.as_bytes();
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let i = bytes
+            .get(from..)?
+            .windows(4)
+            .position(|w| w.eq_ignore_ascii_case(b"cid:"))?;
+        from += i + 4;
+        Some(from)
+    })
+}
+
+/// Every `cid:NAME` in an HTML source, in order (names as [`name_len`] reads them).
+pub fn references(html: &str) -> Vec<&str> {
+    starts(html)
+        .map(|at| &html[at..at + name_len(&html[at..])])
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Points `cid:NAME` references at the Content-IDs actually written. Only names in `cids`
+/// (`(name, content-id)`) are touched, and only whole names, so `cid:logo` never rewrites
+/// inside `cid:logo-small`.
+pub fn rewrite(html: &str, cids: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(html.len() + 64);
+    let mut copied = 0;
+    for at in starts(html) {
+        let end = at + name_len(&html[at..]);
+        if let Some((_, id)) = cids.iter().find(|(name, _)| name == &html[at..end]) {
+            out.push_str(&html[copied..at]);
+            out.push_str(id);
+            copied = end;
+        }
+    }
+    out.push_str(&html[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_rewritten_exactly() {
+        let map = vec![("logo".to_string(), "abc@x.example".to_string())];
+        assert_eq!(
+            rewrite(
+                r#"<img src="cid:logo"><img src='CID:logo-small'>url(cid:logo) cid:logo"#,
+                &map
+            ),
+            r#"<img src="cid:abc@x.example"><img src='CID:logo-small'>url(cid:abc@x.example) cid:abc@x.example"#
+        );
+        assert_eq!(rewrite("no refs, cid:", &map), "no refs, cid:");
+        assert_eq!(
+            references(r#"<img src="cid:logo"> `cid:logo`, cid:{{ x }} 'cid:a'"#),
+            ["logo", "logo", "a"]
+        );
+    }
+}

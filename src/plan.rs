@@ -1,0 +1,266 @@
+//! The message plan: what `compile` makes of a spec, and the only thing `render` reads.
+//!
+//! A [`Plan`] is a typed tree. Every value that may depend on a record is a [`Text`], which is
+//! either literal text or a handle to a template that `compile` already parsed and checked
+//! ([`Tmpl`]); there is no lookup by key at render time, so a template can never be mistaken
+//! for literal text. Files whose path is not a template were read (and checked) at compile time
+//! and are shared by every message ([`Asset`]); files whose path depends on the record are
+//! [`Source::File`] and go through an [`crate::assets::AssetLoader`] when rendering.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::spec::model::{DispositionSpec, Field, TransferEncodingSpec};
+use crate::template::Flavor;
+
+/// A compiled template: its name in the environment of its [`Flavor`], and what it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tmpl {
+    /// How the output is escaped, which picks the environment.
+    pub flavor: Flavor,
+    /// The template's name in that environment (a file name, or the spec key of inline text).
+    pub name: String,
+    /// The top-level record fields it reads (its closure of layouts and includes included).
+    pub variables: Vec<String>,
+}
+
+/// A value that is literal text, or a template to render per record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Text {
+    /// Used as written.
+    Literal(String),
+    /// Rendered for each record.
+    Template(Tmpl),
+}
+
+/// A plan value with the spec key it came from (`message.subject`), for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed<T> {
+    /// The dotted spec key, e.g. `message.attachments.0.filename`.
+    pub key: String,
+    /// The value.
+    pub value: T,
+}
+
+/// One address item: a string (one or several mailboxes) or a name and an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressPlan {
+    /// `Name <a@b>` or a comma-separated list; rendered with every inserted value marked as data.
+    List(Keyed<Text>),
+    /// A display name and an address rendered separately.
+    Parts {
+        /// The display name.
+        name: Option<Keyed<Text>>,
+        /// The address.
+        email: Keyed<Text>,
+    },
+}
+
+/// Where a leaf's content comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A template (file or inline): rendered per record; its line ends become CRLF.
+    Template(Keyed<Tmpl>),
+    /// Literal inline content.
+    Literal(String),
+    /// A file whose path is literal, read once at compile time.
+    Asset(Arc<Asset>),
+    /// A file whose path is a template: loaded per record through the asset loader.
+    File(Keyed<Tmpl>),
+}
+
+/// A file read at compile time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// The path as written in the spec, relative to the spec's folder.
+    pub path: String,
+    /// The content.
+    pub bytes: Arc<[u8]>,
+}
+
+impl Asset {
+    /// The file's own name (the last path segment).
+    pub fn file_name(&self) -> &str {
+        file_name_of(&self.path)
+    }
+}
+
+/// The last segment of a relative path.
+pub fn file_name_of(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// How a leaf's media type is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaType {
+    /// Written in the spec (or implied: `text/plain` for text without a file).
+    Given(String),
+    /// Guessed from the file name the recipient sees (the rendered `filename`, else the file's
+    /// own name), per record.
+    FromName,
+}
+
+/// A part with content.
+#[derive(Debug, Clone)]
+pub struct LeafPlan {
+    /// The spec key of the part (`message.html`, `message.body.parts.1`).
+    pub key: String,
+    /// Its media type.
+    pub media_type: MediaType,
+    /// Extra Content-Type parameters.
+    pub params: Vec<(String, Keyed<Text>)>,
+    /// The content.
+    pub source: Source,
+    /// The declared charset, for text.
+    pub charset: Option<String>,
+    /// Inline or attachment.
+    pub disposition: Option<DispositionSpec>,
+    /// The file name the recipient sees.
+    pub filename: Option<Keyed<Text>>,
+    /// Without `filename`, the file's own name is offered (the part has a disposition).
+    pub filename_from_file: bool,
+    /// The `cid` name HTML references it by.
+    pub cid: Option<String>,
+    /// `Content-Description`.
+    pub description: Option<Keyed<Text>>,
+    /// A forced transfer encoding.
+    pub transfer_encoding: Option<TransferEncodingSpec>,
+}
+
+/// A node of an explicit part tree.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// `multipart/<subtype>`.
+    Multipart {
+        /// Lower-case subtype.
+        subtype: String,
+        /// Children, in order.
+        parts: Vec<Node>,
+    },
+    /// A part with content.
+    Leaf(Box<LeafPlan>),
+}
+
+/// The body: the shorthand (assembled per message, so unreferenced inline parts can be left
+/// out) or an explicit tree.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// `text`, `html`, `inline`, `attachments`.
+    Shorthand {
+        /// The plain-text alternative.
+        text: Option<Box<LeafPlan>>,
+        /// The HTML alternative.
+        html: Option<Box<LeafPlan>>,
+        /// Parts referenced from the HTML by `cid:`.
+        inline: Vec<LeafPlan>,
+        /// Attachments.
+        attachments: Vec<LeafPlan>,
+    },
+    /// `body:`.
+    Tree(Node),
+}
+
+/// The envelope overrides of the spec.
+#[derive(Debug, Clone, Default)]
+pub struct EnvelopePlan {
+    /// MAIL FROM.
+    pub from: Option<Keyed<Text>>,
+    /// RCPT TO instead of To + Cc + Bcc.
+    pub to: Option<Vec<AddressPlan>>,
+}
+
+/// Everything needed to render one message per record.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The spec's name: seeds Message-IDs, boundaries and Content-IDs.
+    pub name: String,
+    /// The record field that identifies a record.
+    pub key_field: Option<String>,
+    /// The declared record fields.
+    pub fields: IndexMap<String, Field>,
+    /// RFC 6531/6532: UTF-8 addresses and raw UTF-8 headers allowed.
+    pub smtputf8: bool,
+    /// From.
+    pub from: Vec<AddressPlan>,
+    /// Sender.
+    pub sender: Vec<AddressPlan>,
+    /// To.
+    pub to: Vec<AddressPlan>,
+    /// Cc.
+    pub cc: Vec<AddressPlan>,
+    /// Bcc (envelope only).
+    pub bcc: Vec<AddressPlan>,
+    /// Reply-To.
+    pub reply_to: Vec<AddressPlan>,
+    /// Subject.
+    pub subject: Keyed<Text>,
+    /// In-Reply-To ids.
+    pub in_reply_to: Vec<Keyed<Text>>,
+    /// References ids.
+    pub references: Vec<Keyed<Text>>,
+    /// Extra headers, in spec order.
+    pub headers: Vec<(String, Keyed<Text>)>,
+    /// The Date, when the spec takes it from the record.
+    pub date: Option<Keyed<Text>>,
+    /// The Message-ID domain, when given.
+    pub message_id_domain: Option<String>,
+    /// Envelope overrides.
+    pub envelope: EnvelopePlan,
+    /// The body.
+    pub body: Body,
+    /// Every `cid` name declared anywhere in the body.
+    pub cids: Vec<String>,
+}
+
+/// The media type a file name implies (RFC 2046 §4.5.1: `application/octet-stream` when
+/// unknown).
+pub fn guess_type(name: &str) -> &'static str {
+    mime_guess::from_path(name)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+}
+
+/// Every `cid` name declared in a body, in order.
+pub fn declared_cids(body: &Body) -> Vec<String> {
+    fn walk(n: &Node, out: &mut Vec<String>) {
+        match n {
+            Node::Leaf(l) => out.extend(l.cid.clone()),
+            Node::Multipart { parts, .. } => parts.iter().for_each(|p| walk(p, out)),
+        }
+    }
+    let mut out = Vec::new();
+    match body {
+        Body::Shorthand {
+            inline,
+            attachments,
+            ..
+        } => {
+            for l in inline.iter().chain(attachments) {
+                out.extend(l.cid.clone());
+            }
+        }
+        Body::Tree(n) => walk(n, &mut out),
+    }
+    out
+}
+
+/// A spec key from a JSON Pointer: `/message/attachments/0` → `message.attachments.0`.
+pub fn key_of(pointer: &str) -> String {
+    pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+impl Text {
+    /// The template, when the value is one.
+    pub fn template(&self) -> Option<&Tmpl> {
+        match self {
+            Text::Template(t) => Some(t),
+            Text::Literal(_) => None,
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The body: the part tree, each leaf's content, type, file name and `cid:` references.
+
+use super::Renderer;
+use crate::assets::AssetError;
+use crate::diag::Code;
+use crate::error::Error;
+use crate::mime::{self, encode::normalize_line_endings};
+use crate::plan::{Body, Keyed, LeafPlan, MediaType, Node, Source, Tmpl, file_name_of, guess_type};
+use crate::spec::model::{DispositionSpec, TransferEncodingSpec};
+
+impl Renderer<'_> {
+    pub(super) fn body(&mut self) -> Option<mime::Part> {
+        match &self.plan.body {
+            Body::Tree(n) => self.node(n),
+            Body::Shorthand {
+                text,
+                html,
+                inline,
+                attachments,
+            } => self.shorthand(text.as_deref(), html.as_deref(), inline, attachments),
+        }
+    }
+
+    fn node(&mut self, n: &Node) -> Option<mime::Part> {
+        match n {
+            Node::Leaf(l) => self.leaf(l).map(mime::Part::Leaf),
+            Node::Multipart { subtype, parts } => {
+                // Every child is rendered, so every problem of the record is reported at once.
+                let children: Vec<Option<mime::Part>> =
+                    parts.iter().map(|p| self.node(p)).collect();
+                let parts: Option<Vec<mime::Part>> = children.into_iter().collect();
+                Some(mime::Part::Multipart(mime::Multipart {
+                    subtype: subtype.clone(),
+                    parts: parts?,
+                }))
+            }
+        }
+    }
+
+    fn shorthand(
+        &mut self,
+        text: Option<&LeafPlan>,
+        html: Option<&LeafPlan>,
+        inline: &[LeafPlan],
+        attachments: &[LeafPlan],
+    ) -> Option<mime::Part> {
+        let rendered: Vec<Option<mime::Leaf>> = [text, html]
+            .into_iter()
+            .flatten()
+            .map(|l| self.leaf(l))
+            .collect();
+        let mut alternatives: Vec<mime::Leaf> = rendered.into_iter().collect::<Option<_>>()?;
+        // The Content-IDs this message's HTML actually references: an inline part nobody looks
+        // at (a product picture for an item not in this cart) is left out of this message.
+        let referenced: Vec<String> = alternatives
+            .iter()
+            .filter(|l| l.media_type.eq_ignore_ascii_case("text/html"))
+            .flat_map(|l| crate::cid::references(std::str::from_utf8(&l.body).unwrap_or("")))
+            .map(str::to_string)
+            .collect();
+        let mut body = match alternatives.len() {
+            1 => mime::Part::Leaf(alternatives.pop()?),
+            _ => mime::Part::Multipart(mime::Multipart {
+                subtype: "alternative".into(),
+                parts: alternatives.into_iter().map(mime::Part::Leaf).collect(),
+            }),
+        };
+        let used: Vec<&LeafPlan> = inline
+            .iter()
+            .filter(|l| {
+                l.cid.as_ref().is_none_or(|c| {
+                    self.cids
+                        .iter()
+                        .any(|(name, id)| name == c && referenced.contains(id))
+                })
+            })
+            .collect();
+        if !used.is_empty() {
+            // RFC 2387: the HTML and the images it references travel together in
+            // multipart/related; when there is a text alternative, the whole alternative goes in,
+            // which is what clients render best.
+            body = self.wrap("related", body, used.into_iter())?;
+        }
+        if !attachments.is_empty() {
+            body = self.wrap("mixed", body, attachments.iter())?;
+        }
+        Some(body)
+    }
+
+    /// `multipart/<subtype>` of `first` followed by the leaves.
+    fn wrap<'p>(
+        &mut self,
+        subtype: &str,
+        first: mime::Part,
+        leaves: impl Iterator<Item = &'p LeafPlan>,
+    ) -> Option<mime::Part> {
+        let rest: Vec<Option<mime::Leaf>> = leaves.map(|l| self.leaf(l)).collect();
+        let mut parts = vec![first];
+        for l in rest {
+            parts.push(mime::Part::Leaf(l?));
+        }
+        Some(mime::Part::Multipart(mime::Multipart {
+            subtype: subtype.into(),
+            parts,
+        }))
+    }
+
+    fn leaf(&mut self, l: &LeafPlan) -> Option<mime::Leaf> {
+        let (body, file_name) = self.content(l)?;
+        let filename = match &l.filename {
+            Some(f) => Some(self.filename(f)?),
+            None if l.filename_from_file => file_name.clone(),
+            None => None,
+        };
+        let media_type = match &l.media_type {
+            MediaType::Given(t) => t.clone(),
+            MediaType::FromName => {
+                guess_type(filename.as_deref().or(file_name.as_deref()).unwrap_or("")).to_string()
+            }
+        };
+        let description = match &l.description {
+            Some(d) => Some(self.eval(d, true)?),
+            None => None,
+        };
+        let mut params = Vec::new();
+        for (name, value) in &l.params {
+            params.push((name.clone(), self.eval(value, true)?));
+        }
+        let is_text = media_type.to_ascii_lowercase().starts_with("text/");
+        let body = self.text_checks(l, &media_type, is_text, body)?;
+        Some(mime::Leaf {
+            params,
+            charset: is_text.then(|| {
+                l.charset
+                    .clone()
+                    .unwrap_or_else(|| "utf-8".into())
+                    .to_ascii_lowercase()
+            }),
+            disposition: l.disposition.map(|d| mime::Disposition {
+                kind: match d {
+                    DispositionSpec::Inline => mime::DispositionKind::Inline,
+                    DispositionSpec::Attachment => mime::DispositionKind::Attachment,
+                },
+                filename,
+            }),
+            content_id: l.cid.as_ref().map(|c| self.content_id(c)),
+            transfer_encoding: l.transfer_encoding.map(transfer_encoding),
+            description,
+            body,
+            media_type,
+        })
+    }
+
+    fn content_id(&self, name: &str) -> String {
+        self.cids
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// The file name the recipient sees, checked as the emitter will check it, so a refused
+    /// name names the field it came from.
+    fn filename(&mut self, f: &Keyed<crate::plan::Text>) -> Option<String> {
+        let name = self.eval(f, true)?;
+        if let Err(e) = mime::check_filename(&name) {
+            self.fail(
+                Error::new(Code::DataType, e.to_string())
+                    .field(Self::field_of(f))
+                    .at(&f.key),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// The leaf's bytes and, for a file, its own name. Text written in the spec or made by a
+    /// template gets CRLF line ends whatever its declared type (RFC 5322 §2.3, RFC 2046 §4.1.1):
+    /// an `application/ics` attachment is lines of text too. Files are sent as they are.
+    fn content(&mut self, l: &LeafPlan) -> Option<(Vec<u8>, Option<String>)> {
+        match &l.source {
+            Source::Template(t) => {
+                let s = self.run(&t.key, &t.value)?;
+                Some((normalize_line_endings(s.as_bytes()).into_owned(), None))
+            }
+            Source::Literal(s) => Some((normalize_line_endings(s.as_bytes()).into_owned(), None)),
+            Source::Asset(a) => {
+                if a.bytes.len() as u64 > self.opts.max_attachment {
+                    let e = AssetError::TooLarge {
+                        path: a.path.clone(),
+                        size: a.bytes.len() as u64,
+                        limit: self.opts.max_attachment,
+                    };
+                    self.fail(Error::new(Code::DataLimit, e.to_string()).at(&l.key));
+                    return None;
+                }
+                Some((a.bytes.to_vec(), Some(a.file_name().to_string())))
+            }
+            Source::File(t) => self.load(t),
+        }
+    }
+
+    /// A file whose path is a template, through the asset loader.
+    fn load(&mut self, t: &Keyed<Tmpl>) -> Option<(Vec<u8>, Option<String>)> {
+        let path = self.run(&t.key, &t.value)?;
+        match self.assets.load(&path, self.opts.max_attachment) {
+            Ok(bytes) => Some((bytes.to_vec(), Some(file_name_of(&path).to_string()))),
+            Err(e) => {
+                let code = match e {
+                    AssetError::TooLarge { .. } => Code::DataLimit,
+                    _ => Code::DataFile,
+                };
+                self.fail(
+                    Error::new(code, e.to_string())
+                        .field(self.failing_field(&t.value, None))
+                        .at(&t.key),
+                );
+                None
+            }
+        }
+    }
+
+    /// Text must be UTF-8 (or ASCII when it says so); HTML `cid:` references point at the
+    /// Content-IDs written, and each must have an inline part in this message.
+    fn text_checks(
+        &mut self,
+        l: &LeafPlan,
+        media_type: &str,
+        is_text: bool,
+        body: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        // Checked before anything reads the text: the `cid:` rewrite below must never see (or
+        // silently repair) bytes that are not UTF-8.
+        if is_text && std::str::from_utf8(&body).is_err() {
+            self.fail(Error::new(Code::DataFile, "text content is not valid UTF-8").at(&l.key));
+            return None;
+        }
+        let body = if media_type.eq_ignore_ascii_case("text/html") {
+            let html = String::from_utf8(body).unwrap_or_default();
+            let html = crate::cid::rewrite(&html, &self.cids);
+            // A `cid:` that no inline part answers is a broken image for this recipient
+            // (typically a name built from data, `cid:{{ item.image }}`).
+            if let Some(missing) = crate::cid::references(&html)
+                .into_iter()
+                .find(|r| !self.cids.iter().any(|(_, id)| id == r))
+            {
+                self.fail(Error::new(
+                    Code::SpecMissingCid,
+                    format!("the HTML references `cid:{missing}` but no inline part has `cid: {missing}`"),
+                ).at(&l.key));
+                return None;
+            }
+            html.into_bytes()
+        } else {
+            body
+        };
+        if l.charset
+            .as_deref()
+            .is_some_and(|cs| cs.eq_ignore_ascii_case("us-ascii"))
+            && !body.is_ascii()
+        {
+            self.fail(
+                Error::new(
+                    Code::DataType,
+                    "content is not ASCII but the part declares `charset: us-ascii`",
+                )
+                .at(&l.key),
+            );
+            return None;
+        }
+        Some(body)
+    }
+}
+
+fn transfer_encoding(t: TransferEncodingSpec) -> mime::TransferEncoding {
+    match t {
+        TransferEncodingSpec::SevenBit => mime::TransferEncoding::SevenBit,
+        TransferEncodingSpec::EightBit => mime::TransferEncoding::EightBit,
+        TransferEncodingSpec::QuotedPrintable => mime::TransferEncoding::QuotedPrintable,
+        TransferEncodingSpec::Base64 => mime::TransferEncoding::Base64,
+    }
+}

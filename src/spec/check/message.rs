@@ -1,0 +1,215 @@
+//! `message`: addresses, headers, ids, date, envelope; then the body (see `parts`).
+
+use super::{Checker, escape};
+use crate::diag::{Code, Diagnostic};
+use crate::mime::EmitError;
+use crate::plan::{AddressPlan, EnvelopePlan, Keyed, Plan, Text};
+use crate::spec::model::{
+    AddressItem, Addresses, EnvelopeSpec, MessageIdSpec, MessageSpec, StringOrList,
+};
+use crate::template::{Flavor, Templates};
+
+impl Checker<'_> {
+    pub(super) fn message(&mut self) -> Plan {
+        let m = self.c.spec.message.clone();
+        let smtputf8 = m.smtputf8;
+        let from = self.addresses("/message/from", &m.from, smtputf8);
+        let optional = |this: &mut Self, key: &str, v: &Option<Addresses>| match v {
+            Some(v) => this.addresses(&format!("/message/{key}"), v, smtputf8),
+            None => Vec::new(),
+        };
+        let sender = optional(self, "sender", &m.sender);
+        let to = optional(self, "to", &m.to);
+        let cc = optional(self, "cc", &m.cc);
+        let bcc = optional(self, "bcc", &m.bcc);
+        let reply_to = optional(self, "reply_to", &m.reply_to);
+        self.recipients_present(&m);
+        let subject = self.text("/message/subject", &m.subject, Flavor::Text);
+        let in_reply_to = self.ids("in_reply_to", m.in_reply_to.as_ref());
+        let references = self.ids("references", m.references.as_ref());
+        let headers = self.headers(&m);
+        let date = m.date.as_deref().map(|d| self.date(d));
+        if let Some(mid) = &m.message_id {
+            self.message_id(mid);
+        }
+        let envelope = match &m.envelope {
+            Some(e) => self.envelope(e, smtputf8),
+            None => EnvelopePlan::default(),
+        };
+        let body = self.body(&m);
+        let cids = crate::plan::declared_cids(&body);
+        Plan {
+            name: self.c.name.clone(),
+            key_field: self.c.spec.data.key.clone(),
+            fields: self.c.spec.data.fields.clone(),
+            smtputf8,
+            from,
+            sender,
+            to,
+            cc,
+            bcc,
+            reply_to,
+            subject,
+            in_reply_to,
+            references,
+            headers,
+            date,
+            message_id_domain: m.message_id.as_ref().map(|m| m.domain.clone()),
+            envelope,
+            body,
+            cids,
+        }
+    }
+
+    fn recipients_present(&mut self, m: &MessageSpec) {
+        if m.to.is_none()
+            && m.cc.is_none()
+            && m.bcc.is_none()
+            && m.envelope.as_ref().and_then(|e| e.to.as_ref()).is_none()
+        {
+            let d = Diagnostic::error(Code::SchemaMissingKey, "the message has no recipients")
+                .at(self.c.file, self.c.map.key_span("/message"))
+                .label("add `to`, `cc`, `bcc` or `envelope.to`");
+            self.push(d);
+        }
+    }
+
+    fn addresses(&mut self, ptr: &str, a: &Addresses, smtputf8: bool) -> Vec<AddressPlan> {
+        let mut out = Vec::new();
+        for (p, item) in a.items(ptr) {
+            match item {
+                AddressItem::Text(s) => {
+                    out.push(AddressPlan::List(self.text(&p, s, Flavor::Address)));
+                    if !Templates::is_template(s)
+                        && let Err(e) = crate::mime::parse_mailbox_list(s, smtputf8)
+                    {
+                        self.err_value(
+                            Code::SpecAddress,
+                            &p,
+                            format!("invalid address `{s}`: {e}"),
+                            "invalid address",
+                        );
+                    }
+                }
+                AddressItem::Parts(parts) => {
+                    let name = parts
+                        .name
+                        .as_ref()
+                        .map(|n| self.text(&format!("{p}/name"), n, Flavor::Text));
+                    let email = self.text(&format!("{p}/email"), &parts.email, Flavor::Text);
+                    if !Templates::is_template(&parts.email)
+                        && let Err(e) = crate::mime::parse_addr_spec(&parts.email, smtputf8)
+                    {
+                        self.err_value(
+                            Code::SpecAddress,
+                            &format!("{p}/email"),
+                            format!("invalid address `{}`: {e}", parts.email),
+                            "invalid address",
+                        );
+                    }
+                    out.push(AddressPlan::Parts { name, email });
+                }
+            }
+        }
+        out
+    }
+
+    /// `in_reply_to` / `references`: one template or a list of them.
+    fn ids(&mut self, key: &str, v: Option<&StringOrList>) -> Vec<Keyed<Text>> {
+        let Some(v) = v else { return Vec::new() };
+        let single = matches!(v, StringOrList::One(_));
+        v.items()
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let p = if single {
+                    format!("/message/{key}")
+                } else {
+                    format!("/message/{key}/{i}")
+                };
+                self.text(&p, s, Flavor::Text)
+            })
+            .collect()
+    }
+
+    /// Custom headers. The rules are the emitter's own ([`crate::mime::header::check_custom_name`]),
+    /// so a header accepted here is never refused when a message is written.
+    fn headers(&mut self, m: &MessageSpec) -> Vec<(String, Keyed<Text>)> {
+        let mut out = Vec::new();
+        for (name, value) in &m.headers {
+            let p = format!("/message/headers/{}", escape(name));
+            match crate::mime::header::check_custom_name(name) {
+                Err(EmitError::ReservedHeader(_)) => {
+                    let hint = crate::mime::header::reserved_header(name).unwrap_or_default();
+                    self.err_key(
+                        Code::SpecHeader,
+                        &p,
+                        format!("header `{name}` cannot be set in `headers`"),
+                        "reserved",
+                    )
+                    .help
+                    .push(hint.to_string());
+                }
+                Err(_) => {
+                    self.err_key(
+                        Code::SpecHeader,
+                        &p,
+                        format!("`{name}` is not a valid header name"),
+                        "1 to 76 printable ASCII characters without `:` or spaces (RFC 5322 §2.2)",
+                    );
+                }
+                Ok(()) => {}
+            }
+            let v = self.text(&p, value, Flavor::Text);
+            out.push((name.clone(), v));
+        }
+        out
+    }
+
+    fn date(&mut self, d: &str) -> Keyed<Text> {
+        let t = self.text("/message/date", d, Flavor::Text);
+        if !Templates::is_template(d) && chrono::DateTime::parse_from_rfc3339(d).is_err() {
+            self.err_value(
+                Code::SchemaValue,
+                "/message/date",
+                format!("`{d}` is not an RFC 3339 date and time"),
+                "expected e.g. `2024-06-15T13:15:07+01:00` or `{{ order_date }}`",
+            );
+        }
+        t
+    }
+
+    fn message_id(&mut self, mid: &MessageIdSpec) {
+        if crate::mime::parse_addr_spec(&format!("x@{}", mid.domain), false).is_err() {
+            self.err_value(
+                Code::SpecAddress,
+                "/message/message_id/domain",
+                format!("`{}` is not a valid domain", mid.domain),
+                "invalid domain",
+            );
+        }
+    }
+
+    fn envelope(&mut self, env: &EnvelopeSpec, smtputf8: bool) -> EnvelopePlan {
+        let from = env.from.as_ref().map(|f| {
+            let t = self.text("/message/envelope/from", f, Flavor::Text);
+            if !Templates::is_template(f)
+                && !f.is_empty()
+                && let Err(e) = crate::mime::parse_addr_spec(f, smtputf8)
+            {
+                self.err_value(
+                    Code::SpecAddress,
+                    "/message/envelope/from",
+                    format!("invalid return path `{f}`: {e}"),
+                    "invalid address",
+                );
+            }
+            t
+        });
+        let to = env
+            .to
+            .as_ref()
+            .map(|to| self.addresses("/message/envelope/to", to, smtputf8));
+        EnvelopePlan { from, to }
+    }
+}
