@@ -2051,6 +2051,241 @@ mod tests {
     }
 
     #[test]
+    fn time_zone_conversion() {
+        // 13:15:07+01:00 is 12:15:07 UTC.
+        let ts = "2024-06-15T13:15:07+01:00";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "{{ x|datetime('es-ES', 'long', tz='Europe/Madrid') }}",
+                ts,
+                "15 de junio de 2024, 14:15",
+            ),
+            (
+                "{{ x|datetime('es-ES', 'long', tz='Europe/Madrid', zone=true) }}",
+                ts,
+                "15 de junio de 2024, 14:15 CEST (UTC+02:00)",
+            ),
+            (
+                "{{ x|datetime('es-ES', style='long', zone=true, tz='Europe/Madrid') }}",
+                ts,
+                "15 de junio de 2024, 14:15 CEST (UTC+02:00)",
+            ),
+            // Mexico has had no daylight saving time since 2022.
+            (
+                "{{ x|datetime('es-MX', tz='America/Mexico_City', zone=true) }}",
+                ts,
+                "15/06/2024 06:15 CST (UTC-06:00)",
+            ),
+            (
+                "{{ x|datetime('en-US', tz='America/New_York', zone=true) }}",
+                ts,
+                "06/15/2024, 8:15 AM EDT (UTC-04:00)",
+            ),
+            // The tz database has no letters for Argentina's zone, only `-03`.
+            (
+                "{{ x|datetime('es-AR', tz='America/Argentina/Buenos_Aires', zone=true) }}",
+                ts,
+                "15/06/2024 09:15 UTC-03:00",
+            ),
+            (
+                "{{ x|datetime('en-GB', tz='Asia/Kolkata', zone=true) }}",
+                ts,
+                "15/06/2024, 17:45 IST (UTC+05:30)",
+            ),
+            (
+                "{{ x|datetime('en-GB', tz='UTC', zone=true) }}",
+                ts,
+                "15/06/2024, 12:15 UTC",
+            ),
+            (
+                "{{ x|datetime('en-GB', tz='Europe/London', zone=true) }}",
+                "2024-01-15T12:00:00Z",
+                "15/01/2024, 12:00 GMT (UTC+00:00)",
+            ),
+            // Daylight saving time starts in Spain at 01:00 UTC on 31 March 2024.
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid', zone=true) }}",
+                "2024-03-31T00:59:00Z",
+                "31/03/2024 01:59 CET (UTC+01:00)",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid', zone=true) }}",
+                "2024-03-31T01:00:00Z",
+                "31/03/2024 03:00 CEST (UTC+02:00)",
+            ),
+            // Local mean time before standard time: the offset keeps its seconds.
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid', zone=true) }}",
+                "1890-06-15T12:00:00Z",
+                "15/06/1890 11:45 LMT (UTC-00:14:44)",
+            ),
+            // Without tz, zone=true shows the offset the value was written with.
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                ts,
+                "15/06/2024 13:15 UTC+01:00",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                "2024-06-15T13:15:07Z",
+                "15/06/2024 13:15 UTC",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                "2024-06-15T13:15:07-00:30",
+                "15/06/2024 13:15 UTC-00:30",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=false) }}",
+                ts,
+                "15/06/2024 13:15",
+            ),
+            // The date is the one in the zone.
+            (
+                "{{ x|date('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15T23:30:00-05:00",
+                "16/06/2024",
+            ),
+            (
+                "{{ x|date('es-ES', 'long', tz='America/Chicago') }}",
+                "2024-06-15T23:30:00-05:00",
+                "15 de junio de 2024",
+            ),
+            (
+                "{{ x|date('en-US', style='medium', tz='Pacific/Kiritimati') }}",
+                "2024-06-15T10:00:00Z",
+                "Jun 16, 2024",
+            ),
+        ];
+        for &(tpl, x, want) in cases {
+            assert_eq!(ok(tpl, Value::from(x)), want, "{tpl} {x}");
+        }
+        // The zone may come from the record.
+        let out = env().render_str(
+            "{{ x|datetime('en-US', 'long', tz=zone, zone=true) }}",
+            context! { x => ts, zone => "America/Los_Angeles" },
+        );
+        assert_eq!(
+            out.ok().as_deref(),
+            Some("June 15, 2024, 5:15 AM PDT (UTC-07:00)")
+        );
+    }
+
+    #[test]
+    fn time_zone_errors() {
+        let ts = "2024-06-15T13:15:07+01:00";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "{{ x|datetime('es-ES', tz='Mars/Base') }}",
+                ts,
+                "datetime: unknown time zone \"Mars/Base\": expected an IANA name",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madird') }}",
+                ts,
+                "unknown time zone \"Europe/Madird\" (did you mean \"Europe/Madrid\"?)",
+            ),
+            (
+                "{{ x|date('es-ES', tz='europe/madrid') }}",
+                ts,
+                "date: unknown time zone \"europe/madrid\" (did you mean \"Europe/Madrid\"?)",
+            ),
+            (
+                "{{ x|date('es-ES', tz='Mexico City') }}",
+                ts,
+                "(did you mean \"America/Mexico_City\"?)",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='') }}",
+                ts,
+                "datetime: empty time zone",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz=none) }}",
+                ts,
+                "datetime: `tz` must be an IANA zone name such as \"Europe/Madrid\", got none",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz=1) }}",
+                ts,
+                "`tz` must be an IANA zone name",
+            ),
+            // A datetime without an offset names no instant: converting it would be a guess.
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15T13:15:07",
+                "datetime: \"2024-06-15T13:15:07\" has no UTC offset, so the instant it names is \
+                 unknown and it cannot be converted to Europe/Madrid",
+            ),
+            (
+                "{{ x|date('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15T13:15:07",
+                "has no UTC offset",
+            ),
+            (
+                "{{ x|date('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15",
+                "date: \"2024-06-15\" is a date without a time, so there is nothing to convert \
+                 to Europe/Madrid; leave out `tz`",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15",
+                "date without a time; use the `date` filter",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                "2024-06-15T13:15:07",
+                "has no UTC offset and no `tz` was given, so there is no zone to show",
+            ),
+            (
+                "{{ x|date('es-ES', zone=true) }}",
+                ts,
+                "unknown keyword argument",
+            ),
+            (
+                "{{ x|datetime('es-ES', 'long', 'Europe/Madrid') }}",
+                ts,
+                "too many arguments",
+            ),
+        ];
+        for &(tpl, x, want) in cases {
+            let msg = err(tpl, Value::from(x));
+            assert!(msg.contains(want), "{tpl} {x}: {msg:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn check_time_zone_answers() {
+        for tz in [
+            "Europe/Madrid",
+            "America/Mexico_City",
+            "UTC",
+            "Asia/Kolkata",
+        ] {
+            assert_eq!(check_time_zone(tz), Ok(()), "{tz}");
+        }
+        assert_eq!(
+            check_time_zone("Madrid"),
+            Err(
+                "unknown time zone \"Madrid\" (did you mean \"Europe/Madrid\"?): expected an \
+                 IANA name such as \"Europe/Madrid\" or \"America/Mexico_City\""
+                    .to_string()
+            )
+        );
+        // Nothing close enough: no suggestion rather than a wild one.
+        assert_eq!(
+            check_time_zone("Mars/Base"),
+            Err(
+                "unknown time zone \"Mars/Base\": expected an IANA name such as \
+                 \"Europe/Madrid\" or \"America/Mexico_City\""
+                    .to_string()
+            )
+        );
+        assert_eq!(check_time_zone(" "), Err("empty time zone".to_string()));
+    }
+
+    #[test]
     fn plural_examples() {
         let cases: &[(&str, Value, &str)] = &[
             ("{{ x|plural('item', 'items') }}", Value::from(1), "item"),
