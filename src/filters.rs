@@ -2286,6 +2286,156 @@ mod tests {
     }
 
     #[test]
+    fn ical_text_escapes() {
+        let cases: &[(Value, &str)] = &[
+            (Value::from("plain text"), "plain text"),
+            (
+                Value::from("Calle Mayor, 5; 2º\\B"),
+                "Calle Mayor\\, 5\\; 2º\\\\B",
+            ),
+            (Value::from("a\nb\r\nc\rd"), "a\\nb\\nc\\nd"),
+            (Value::from("\r\n\r\n"), "\\n\\n"),
+            (Value::from("\n\r"), "\\n\\n"),
+            // HTAB is allowed in TEXT; colons and quotes need no escape (§3.3.11).
+            (Value::from("a\tb: \"c\""), "a\tb: \"c\""),
+            (Value::from("already \\n escaped"), "already \\\\n escaped"),
+            (Value::from(12.5), "12.5"),
+            (Value::from(""), ""),
+        ];
+        for (x, want) in cases {
+            assert_eq!(ok("{{ x|ical_text }}", x.clone()), *want, "{x:?}");
+        }
+        let errors: &[(Value, &str)] = &[
+            (
+                Value::from("a\u{0}b"),
+                "ical_text: \"a\\0b\" has the control character U+0000 at character 2, which \
+                 iCalendar TEXT cannot hold (RFC 5545 §3.1)",
+            ),
+            (Value::from("x\u{7f}"), "U+007F at character 2"),
+            (Value::from("\u{1b}[31m"), "U+001B at character 1"),
+            (Value::from("\u{0b}"), "U+000B"),
+            (Value::from(()), "ical_text: expected text, got none"),
+            (Value::from(true), "expected text, got true (bool)"),
+        ];
+        for (x, want) in errors {
+            let msg = err("{{ x|ical_text }}", x.clone());
+            assert!(msg.contains(want), "{x:?}: {msg:?} lacks {want:?}");
+        }
+    }
+
+    /// RFC 5545 §3.1 unfolding: every CRLF followed by one space or tab is removed.
+    fn unfold(text: &str) -> String {
+        text.replace("\r\n ", "").replace("\r\n\t", "")
+    }
+
+    fn fold(text: &str) -> String {
+        ok("{{ x|ical_fold }}", Value::from(text))
+    }
+
+    #[test]
+    fn ical_fold_examples() {
+        let x75 = "x".repeat(75);
+        let x76 = "x".repeat(76);
+        let x200 = "x".repeat(200);
+        let euros = format!("SUMMARY:{}", "€".repeat(30));
+        let emoji = format!("D:{}", "🎉".repeat(20));
+        let cases: Vec<(String, String)> = vec![
+            ("A:b\nC:d\n".into(), "A:b\r\nC:d\r\n".into()),
+            ("A:b\r\nC:d".into(), "A:b\r\nC:d".into()),
+            ("\n\n".into(), "\r\n\r\n".into()),
+            (String::new(), String::new()),
+            (x75.clone(), x75.clone()),
+            (x76.clone(), format!("{x75}\r\n x")),
+            (
+                x200.clone(),
+                format!("{x75}\r\n {}\r\n {}", "x".repeat(74), "x".repeat(51)),
+            ),
+            // 8 + 90 octets: the cut backs off from 75 to 74, after the 22nd €.
+            (
+                euros.clone(),
+                format!("SUMMARY:{}\r\n {}", "€".repeat(22), "€".repeat(8)),
+            ),
+            // 2 + 80 octets: 18 emoji (74 octets) fit, then " " + 2 emoji.
+            (
+                emoji.clone(),
+                format!("D:{}\r\n {}", "🎉".repeat(18), "🎉".repeat(2)),
+            ),
+        ];
+        for (input, want) in &cases {
+            let got = fold(input);
+            assert_eq!(&got, want, "{input:?}");
+            for line in got.split("\r\n") {
+                assert!(line.len() <= 75, "{line:?} is {} octets", line.len());
+            }
+            // Folding folded text changes nothing.
+            assert_eq!(fold(&got), got, "{input:?}");
+            assert_eq!(
+                unfold(&got),
+                input.replace("\r\n", "\n").replace('\n', "\r\n")
+            );
+        }
+        let msg = err("{{ x|ical_fold }}", Value::from("A:b\r\nC:d\re\n"));
+        assert!(
+            msg.contains(
+                "ical_fold: line 2 has a CR that is not followed by LF; iCalendar lines end with \
+                 CRLF (RFC 5545 §3.1)"
+            ),
+            "{msg}"
+        );
+        assert!(err("{{ x|ical_fold }}", Value::from("a\r")).contains("line 1 has a CR"));
+        assert!(err("{{ x|ical_fold }}", Value::from(5)).contains("ical_fold: expected text"));
+    }
+
+    #[test]
+    fn ical_fold_as_a_filter_block() {
+        let template = "{% filter ical_fold %}BEGIN:VEVENT\n\
+                        DESCRIPTION:{{ d|ical_text }}\n\
+                        LOCATION:{{ where|ical_text }}\n\
+                        END:VEVENT\n{% endfilter %}";
+        let description = "Bring an apron; we provide clay, glazes and tools.\nParking: Calle \
+                           Mayor 5, second floor, door on the left.";
+        let out = env().render_str(
+            template,
+            context! { d => description, where => "Tienda Centro, Madrid" },
+        );
+        let want = "BEGIN:VEVENT\r\n\
+                    DESCRIPTION:Bring an apron\\; we provide clay\\, glazes and tools.\\nParking: \r\n \
+                    Calle Mayor 5\\, second floor\\, door on the left.\r\n\
+                    LOCATION:Tienda Centro\\, Madrid\r\n\
+                    END:VEVENT\r\n";
+        assert_eq!(out.ok().as_deref(), Some(want));
+
+        // With HTML autoescaping the captured block is markup already: folding must not get it
+        // escaped a second time.
+        let mut html = env();
+        html.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        let out = html.render_str(
+            "{% filter ical_fold %}X:{{ v }}{% endfilter %}",
+            context! { v => "a&b" },
+        );
+        assert_eq!(out.ok().as_deref(), Some("X:a&amp;b"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ical_fold_properties(
+            lines in proptest::collection::vec("[a-z ;,é€🎉\t]{0,200}", 0..6),
+            crlf in proptest::bool::ANY,
+        ) {
+            let input = lines.join(if crlf { "\r\n" } else { "\n" });
+            let folded = fold(&input);
+            for line in folded.split("\r\n") {
+                proptest::prop_assert!(line.len() <= 75, "{:?}", line);
+            }
+            proptest::prop_assert!(!folded.replace("\r\n", "").contains(['\r', '\n']));
+            proptest::prop_assert_eq!(fold(&folded), folded.clone());
+            // Folding only inserts CRLF + space: unfolding both gives the same text.
+            let crlf_input = input.replace("\r\n", "\n").replace('\n', "\r\n");
+            proptest::prop_assert_eq!(unfold(&folded), unfold(&crlf_input));
+        }
+    }
+
+    #[test]
     fn plural_examples() {
         let cases: &[(&str, Value, &str)] = &[
             ("{{ x|plural('item', 'items') }}", Value::from(1), "item"),
