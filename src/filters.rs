@@ -2435,6 +2435,148 @@ mod tests {
         }
     }
 
+    /// The problems as (literal text, message) pairs, checking each range against the source.
+    fn problems(src: &str) -> Vec<(&str, String)> {
+        literal_argument_problems(src)
+            .into_iter()
+            .map(|(range, msg)| match src.get(range.clone()) {
+                Some(text) => (text, msg),
+                None => panic!("{range:?} is not a range of {src:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn literal_arguments_are_checked_at_their_range() {
+        let src = "Total: {{ total|money(\"EUR\", \"zz-ZZ\") }}\n\
+                   On {{ d|date('xx-YY', 'long') }} at {{ t|datetime(locale, tz=\"Mars/Base\") }}";
+        let found = literal_argument_problems(src);
+        let Some((first, _)) = found.first() else {
+            panic!("no problems in {src:?}");
+        };
+        assert_eq!(*first, 29..36);
+        assert_eq!(src.get(29..36), Some("\"zz-ZZ\""));
+        assert_eq!(
+            problems(src),
+            vec![
+                (
+                    "\"zz-ZZ\"",
+                    "money: unsupported locale \"zz-ZZ\": supported are en-US, en-GB, es-ES, \
+                     es-MX, es-AR, fr-FR, de-DE, pt-BR (or a tag of one of their languages, \
+                     e.g. \"es\" or \"es-CO\" for es-ES)"
+                        .to_string()
+                ),
+                (
+                    "'xx-YY'",
+                    "date: unsupported locale \"xx-YY\": supported are en-US, en-GB, es-ES, \
+                     es-MX, es-AR, fr-FR, de-DE, pt-BR (or a tag of one of their languages, \
+                     e.g. \"es\" or \"es-CO\" for es-ES)"
+                        .to_string()
+                ),
+                (
+                    "\"Mars/Base\"",
+                    "datetime: unknown time zone \"Mars/Base\": expected an IANA name such as \
+                     \"Europe/Madrid\" or \"America/Mexico_City\""
+                        .to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn literal_argument_slots() {
+        let cases: &[(&str, &[&str])] = &[
+            // Every slot of every checked filter.
+            ("{{ x|money('EURO', 'es-ES') }}", &["'EURO'"]),
+            ("{{ x|cents_money('USD', 'tlh') }}", &["'tlh'"]),
+            ("{{ x|number('xx', 2) }}", &["'xx'"]),
+            ("{{ x|date('es-ES', 'full') }}", &["'full'"]),
+            ("{{ x|date('es-ES', style='full') }}", &["'full'"]),
+            (
+                "{{ x|datetime('es-ES', 'long', tz='Europe/Madird') }}",
+                &["'Europe/Madird'"],
+            ),
+            ("{{ x|plural('a', 'b', 'xx') }}", &["'xx'"]),
+            ("{{ x|plural('a', 'b', locale='xx') }}", &["'xx'"]),
+            // Arguments that are not checked: the forms of plural, decimals, zone.
+            ("{{ x|plural('xx', 'yy') }}", &[]),
+            ("{{ x|number('es-ES', decimals=2) }}", &[]),
+            ("{{ x|datetime('es-ES', zone=true) }}", &[]),
+            // Good literals.
+            (
+                "{{ x|datetime('es', 'long', tz='America/Mexico_City') }}{{ y|money('eur', 'es_ES.UTF-8') }}",
+                &[],
+            ),
+            // Computed arguments are left to render time.
+            ("{{ x|date(locale, tz=zone) }}", &[]),
+            ("{{ x|date('xx' ~ '-YY') }}", &[]),
+            (
+                "{{ x|date(locales['xx'], tz=zones.get('Mars/Base')) }}",
+                &[],
+            ),
+            ("{{ x|date(f('xx', 'yy')) }}", &[]),
+            // A literal with an escape is not guessed at.
+            ("{{ x|date('x\\'x') }}", &[]),
+            // Other filters and plain strings.
+            ("{{ 'xx-YY'|upper }} {{ x|replace('date', 'xx') }}", &[]),
+            ("date('xx') outside tags", &[]),
+            // Nested and chained calls, and `{% %}` tags.
+            ("{{ x|date(y|default('xx')) }}", &[]),
+            ("{{ x|number('xx')|date('yy') }}", &["'xx'", "'yy'"]),
+            ("{{ x|date(('a', 'b')|first, 'short') }}", &[]),
+            ("{% set s = x|money('EUR', 'xx') %}", &["'xx'"]),
+            (
+                "{% if x|plural('a', 'b', 'xx') == 'a' %}{% endif %}",
+                &["'xx'"],
+            ),
+            (
+                "{%- filter date('xx') -%}2024-06-15{% endfilter %}",
+                &["'xx'"],
+            ),
+            ("{{- x|date('xx') -}}", &["'xx'"]),
+            ("{{ {'a': {'b': x|date('xx')}} }}", &["'xx'"]),
+            ("{{ '}}' ~ x|date('xx') }}", &["'xx'"]),
+            // Comments and raw blocks are text.
+            ("{# {{ x|date('xx') }} #}{{ y|date('yy') }}", &["'yy'"]),
+            (
+                "{% raw %}{{ x|date('xx') }}{% endraw %}{{ y|date('yy') }}",
+                &["'yy'"],
+            ),
+            // Broken templates: the template parser reports them; the scan just stops.
+            ("{{ x|date('xx", &[]),
+            ("{{ x|date('xx'", &[]),
+            ("{{ x|date('xx' }}{{ y|date('yy') }}", &["'yy'"]),
+            ("{{ x|date(", &[]),
+            ("{{", &[]),
+            ("{", &[]),
+        ];
+        for (src, want) in cases {
+            let got: Vec<&str> = problems(src).into_iter().map(|(text, _)| text).collect();
+            assert_eq!(&got, want, "{src}");
+        }
+    }
+
+    #[test]
+    fn literal_scan_agrees_with_render() {
+        // Whatever the scan reports, rendering refuses with the same message.
+        let templates = [
+            "{{ x|date('xx-YY') }}",
+            "{{ x|datetime('es-ES', tz='Europe/Madird') }}",
+            "{{ x|datetime('es-ES', 'tiny') }}",
+        ];
+        for tpl in templates {
+            let found = literal_argument_problems(tpl);
+            let [(_, msg)] = found.as_slice() else {
+                panic!("{tpl}: {found:?}");
+            };
+            let rendered = err(tpl, Value::from("2024-06-15T13:15:07Z"));
+            assert!(
+                rendered.contains(msg.as_str()),
+                "{rendered:?} lacks {msg:?}"
+            );
+        }
+    }
+
     #[test]
     fn plural_examples() {
         let cases: &[(&str, Value, &str)] = &[
