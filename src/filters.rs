@@ -9,9 +9,18 @@
 //! | `money(amount, currency, locale)` | `{{ "1234.56"\|money("EUR", "es-ES") }}` → `1.234,56 €` |
 //! | `cents_money(minor_units, currency, locale)` | `{{ 123456\|cents_money("USD", "en-US") }}` → `$1,234.56` |
 //! | `number(value, locale, decimals=none)` | `{{ 1234.5\|number("de-DE", 2) }}` → `1.234,50` |
-//! | `date(value, locale, style="short")` | `{{ "2024-06-15"\|date("es-ES", style="long") }}` → `15 de junio de 2024` |
-//! | `datetime(value, locale, style="short")` | `{{ ts\|datetime("en-US") }}` → `06/15/2024, 1:15 PM` |
+//! | `date(value, locale, style="short"[, tz=zone])` | `{{ "2024-06-15"\|date("es-ES", style="long") }}` → `15 de junio de 2024` |
+//! | `datetime(value, locale, style="short"[, tz=zone][, zone=true])` | `{{ ts\|datetime("en-US") }}` → `06/15/2024, 1:15 PM` |
 //! | `plural(n, singular, plural, locale=none)` | `{{ n\|plural("item", "items") }}` |
+//! | `ical_utc(value)` | `{{ ts\|ical_utc }}` → `20240615T121507Z` |
+//! | `ical_text(value)` | `{{ "a; b, c"\|ical_text }}` → `a\; b\, c` |
+//! | `ical_fold(text)` | `{% filter ical_fold %}...{% endfilter %}` → lines of at most 75 octets |
+//!
+//! Time zones: `tz` (keyword only) is an IANA name (`"Europe/Madrid"`); an RFC 3339 value is
+//! converted to that zone with the tz database bundled in `chrono-tz` (IANA 2025b), never the
+//! system's. Without `tz` the date and time are shown as written in the value. A value that
+//! names no instant (a bare date, or a datetime without an offset) is refused with `tz` rather
+//! than guessed. `zone=true` appends the zone: `14:15 CEST (UTC+02:00)`.
 //!
 //! Determinism: nothing here reads the clock, the system locale or the environment. The same
 //! value, arguments and locale always give the same bytes, on every machine.
@@ -26,9 +35,10 @@
 //! Locales: `es-ES`, `es-MX`, `es-AR`, `en-US`, `en-GB`, `fr-FR`, `de-DE`, `pt-BR`. Tags may use
 //! `_` instead of `-` and may carry a POSIX codeset (`es_ES.UTF-8`). A tag whose region is not
 //! listed falls back to its language's first locale (`es` → `es-ES`, `es-CO` → `es-ES`, `en` →
-//! `en-US`, `fr` → `fr-FR`, `de` → `de-DE`, `pt` → `pt-BR`; `es-419` → `es-MX`), and a tag
-//! whose language is not listed falls back to `en-US` conventions. An empty locale is an error:
-//! it almost always means a missing record field.
+//! `en-US`, `fr` → `fr-FR`, `de` → `de-DE`, `pt` → `pt-BR`; `es-419` → `es-MX`). A tag
+//! whose language is not listed is an error that lists the supported locales: formatting it as
+//! English would silently show `1,234.56` to a reader who reads `1.234,56`. An empty locale is
+//! an error too: it almost always means a missing record field.
 //!
 //! Currencies: any three-letter ISO 4217 code (case-insensitive). A currency shows its bare local
 //! symbol in its home locale (`$` for USD in en-US, MXN in es-MX, ARS in es-AR) and an
@@ -67,7 +77,8 @@ const NNBSP: char = '\u{202f}';
 /// Most decimals `number` accepts; far beyond any display need, and it bounds the output size.
 const MAX_DECIMALS: i64 = 20;
 
-/// Adds `money`, `cents_money`, `number`, `date`, `datetime` and `plural` to `env`.
+/// Adds `money`, `cents_money`, `number`, `date`, `datetime`, `plural`, `ical_utc`,
+/// `ical_text`, `ical_fold` and `mul` to `env`.
 ///
 /// See the module documentation for arguments, supported locales and fallbacks.
 pub fn register(env: &mut Environment<'static>) {
@@ -306,7 +317,7 @@ fn number(
     Ok(format_signed(&dec, loc))
 }
 
-/// `value|date(locale, style="short", tz=none)`: a date; for a datetime, its date as written,
+/// `value|date(locale, style="short"[, tz=zone])`: a date; for a datetime, its date as written,
 /// or in zone `tz` (an IANA name) when given.
 fn date(value: &Value, locale: &str, style: Option<&str>, kwargs: Kwargs) -> Result<String, Error> {
     let style = one_of("date", "style", style, kwargs.get("style")?)?;
@@ -319,7 +330,7 @@ fn date(value: &Value, locale: &str, style: Option<&str>, kwargs: Kwargs) -> Res
     Ok(format_date(local.day, style, loc))
 }
 
-/// `value|datetime(locale, style="short", tz=none, zone=false)`: date and wall-clock time, as
+/// `value|datetime(locale, style="short"[, tz=zone][, zone=true])`: date and wall-clock time, as
 /// written in the value or converted to zone `tz`; `zone=true` appends the zone
 /// (`CEST (UTC+02:00)`), so a reader in another zone is not misled.
 fn datetime(
@@ -2574,6 +2585,28 @@ mod tests {
                 rendered.contains(msg.as_str()),
                 "{rendered:?} lacks {msg:?}"
             );
+        }
+    }
+
+    #[test]
+    fn readme_examples_of_the_new_filters() {
+        // The README's "Template filters" rows for tz, zone and ical_text, verbatim.
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{{ "2024-06-15T23:30:00-05:00"|date("es-ES", tz="Europe/Madrid") }}"#,
+                "16/06/2024",
+            ),
+            (
+                r#"{{ "2024-06-15T13:15:07+01:00"|datetime("es-ES", "long", tz="Europe/Madrid", zone=true) }}"#,
+                "15 de junio de 2024, 14:15 CEST (UTC+02:00)",
+            ),
+            (
+                r#"{{ "Calle Mayor, 5; 2º\nTienda"|ical_text }}"#,
+                r"Calle Mayor\, 5\; 2º\nTienda",
+            ),
+        ];
+        for (tpl, want) in cases {
+            assert_eq!(ok(tpl, Value::from(())), *want, "{tpl}");
         }
     }
 
