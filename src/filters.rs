@@ -2267,6 +2267,13 @@ mod tests {
     }
 
     #[test]
+    fn bundled_tz_database_is_the_documented_one() {
+        // The module docs and the README name this release; a chrono-tz update that changes
+        // it must update them (and may change converted times, so read the snapshot diffs).
+        assert_eq!(chrono_tz::IANA_TZDB_VERSION, "2025b");
+    }
+
+    #[test]
     fn check_time_zone_answers() {
         for tz in [
             "Europe/Madrid",
