@@ -1187,7 +1187,7 @@ fn parse_when(value: &Value, filter: &str) -> Result<When, Error> {
 
 /// What a `date`/`datetime` shows: the local date, the local time (none for a bare date) and
 /// the label of the zone that local time is in (none when unknown).
-struct Local {
+struct Shown {
     day: NaiveDate,
     time: Option<NaiveTime>,
     zone: Option<String>,
@@ -1200,19 +1200,19 @@ struct Local {
 /// bundled tz database (never the system's). Values that name no instant are refused with a
 /// `tz` rather than guessed: a bare date has no time to convert, and a datetime without an
 /// offset could be UTC or any local time, so converting it could show the wrong hour.
-fn to_local(value: &Value, when: When, tz: Option<Tz>, filter: &str) -> Result<Local, Error> {
+fn to_local(value: &Value, when: When, tz: Option<Tz>, filter: &str) -> Result<Shown, Error> {
     match (when, tz) {
-        (When::Date(day), None) => Ok(Local {
+        (When::Date(day), None) => Ok(Shown {
             day,
             time: None,
             zone: None,
         }),
-        (When::Floating(dt), None) => Ok(Local {
+        (When::Floating(dt), None) => Ok(Shown {
             day: dt.date(),
             time: Some(dt.time()),
             zone: None,
         }),
-        (When::Instant(dt), None) => Ok(Local {
+        (When::Instant(dt), None) => Ok(Shown {
             day: dt.date_naive(),
             time: Some(dt.time()),
             zone: Some(zone_label(None, dt.offset().local_minus_utc())),
@@ -1220,7 +1220,7 @@ fn to_local(value: &Value, when: When, tz: Option<Tz>, filter: &str) -> Result<L
         (When::Instant(dt), Some(tz)) => {
             let local = dt.with_timezone(&tz);
             let offset = local.offset();
-            Ok(Local {
+            Ok(Shown {
                 day: local.date_naive(),
                 time: Some(local.time()),
                 zone: Some(zone_label(
@@ -2253,6 +2253,11 @@ mod tests {
                 "{{ x|date('es-ES', zone=true) }}",
                 ts,
                 "unknown keyword argument",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone='yes') }}",
+                ts,
+                "cannot convert string to bool",
             ),
             (
                 "{{ x|datetime('es-ES', 'long', 'Europe/Madrid') }}",
