@@ -9,9 +9,18 @@
 //! | `money(amount, currency, locale)` | `{{ "1234.56"\|money("EUR", "es-ES") }}` → `1.234,56 €` |
 //! | `cents_money(minor_units, currency, locale)` | `{{ 123456\|cents_money("USD", "en-US") }}` → `$1,234.56` |
 //! | `number(value, locale, decimals=none)` | `{{ 1234.5\|number("de-DE", 2) }}` → `1.234,50` |
-//! | `date(value, locale, style="short")` | `{{ "2024-06-15"\|date("es-ES", style="long") }}` → `15 de junio de 2024` |
-//! | `datetime(value, locale, style="short")` | `{{ ts\|datetime("en-US") }}` → `06/15/2024, 1:15 PM` |
+//! | `date(value, locale, style="short"[, tz=zone])` | `{{ "2024-06-15"\|date("es-ES", style="long") }}` → `15 de junio de 2024` |
+//! | `datetime(value, locale, style="short"[, tz=zone][, zone=true])` | `{{ ts\|datetime("en-US") }}` → `06/15/2024, 1:15 PM` |
 //! | `plural(n, singular, plural, locale=none)` | `{{ n\|plural("item", "items") }}` |
+//! | `ical_utc(value)` | `{{ ts\|ical_utc }}` → `20240615T121507Z` |
+//! | `ical_text(value)` | `{{ "a; b, c"\|ical_text }}` → `a\; b\, c` |
+//! | `ical_fold(text)` | `{% filter ical_fold %}...{% endfilter %}` → lines of at most 75 octets |
+//!
+//! Time zones: `tz` (keyword only) is an IANA name (`"Europe/Madrid"`); an RFC 3339 value is
+//! converted to that zone with the tz database bundled in `chrono-tz` (IANA 2025b), never the
+//! system's. Without `tz` the date and time are shown as written in the value. A value that
+//! names no instant (a bare date, or a datetime without an offset) is refused with `tz` rather
+//! than guessed. `zone=true` appends the zone: `14:15 CEST (UTC+02:00)`.
 //!
 //! Determinism: nothing here reads the clock, the system locale or the environment. The same
 //! value, arguments and locale always give the same bytes, on every machine.
@@ -26,9 +35,10 @@
 //! Locales: `es-ES`, `es-MX`, `es-AR`, `en-US`, `en-GB`, `fr-FR`, `de-DE`, `pt-BR`. Tags may use
 //! `_` instead of `-` and may carry a POSIX codeset (`es_ES.UTF-8`). A tag whose region is not
 //! listed falls back to its language's first locale (`es` → `es-ES`, `es-CO` → `es-ES`, `en` →
-//! `en-US`, `fr` → `fr-FR`, `de` → `de-DE`, `pt` → `pt-BR`; `es-419` → `es-MX`), and a tag
-//! whose language is not listed falls back to `en-US` conventions. An empty locale is an error:
-//! it almost always means a missing record field.
+//! `en-US`, `fr` → `fr-FR`, `de` → `de-DE`, `pt` → `pt-BR`; `es-419` → `es-MX`). A tag
+//! whose language is not listed is an error that lists the supported locales: formatting it as
+//! English would silently show `1,234.56` to a reader who reads `1.234,56`. An empty locale is
+//! an error too: it almost always means a missing record field.
 //!
 //! Currencies: any three-letter ISO 4217 code (case-insensitive). A currency shows its bare local
 //! symbol in its home locale (`$` for USD in en-US, MXN in es-MX, ARS in es-AR) and an
@@ -51,7 +61,10 @@
 //! Errors are `InvalidOperation` with a message that starts with the filter name and quotes the
 //! offending value; no filter panics on any input.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, Timelike,
+};
+use chrono_tz::{OffsetName, Tz};
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 
@@ -64,7 +77,8 @@ const NNBSP: char = '\u{202f}';
 /// Most decimals `number` accepts; far beyond any display need, and it bounds the output size.
 const MAX_DECIMALS: i64 = 20;
 
-/// Adds `money`, `cents_money`, `number`, `date`, `datetime` and `plural` to `env`.
+/// Adds `money`, `cents_money`, `number`, `date`, `datetime`, `plural`, `ical_utc`,
+/// `ical_text`, `ical_fold` and `mul` to `env`.
 ///
 /// See the module documentation for arguments, supported locales and fallbacks.
 pub fn register(env: &mut Environment<'static>) {
@@ -75,6 +89,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("datetime", datetime);
     env.add_filter("plural", plural);
     env.add_filter("ical_utc", ical_utc);
+    env.add_filter("ical_text", ical_text);
+    env.add_filter("ical_fold", ical_fold);
     env.add_filter("mul", mul);
 }
 
@@ -97,6 +113,119 @@ fn ical_utc(value: &Value) -> Result<String, Error> {
         .with_timezone(&chrono::Utc)
         .format("%Y%m%dT%H%M%SZ")
         .to_string())
+}
+
+/// Longest iCalendar content line, in octets, not counting the CRLF (RFC 5545 §3.1).
+const ICAL_LINE_OCTETS: usize = 75;
+
+/// `value|ical_text`: a value escaped for an iCalendar TEXT property value (RFC 5545
+/// §3.3.11): `\` → `\\`, `;` → `\;`, `,` → `\,`, and each line break (LF, CRLF or a lone
+/// CR) → `\n`. TEXT excludes the other control characters (§3.1: `CONTROL` is every C0 control
+/// but HTAB, and DEL), so a value holding one is refused, naming it: dropping it would change
+/// the value unseen. Numbers are written as minijinja prints them.
+fn ical_text(value: &Value) -> Result<String, Error> {
+    let text = match value.kind() {
+        ValueKind::String => value.as_str().unwrap_or_default().to_string(),
+        ValueKind::Number => value.to_string(),
+        _ => {
+            return Err(invalid(format!(
+                "ical_text: expected text, got {}",
+                describe(value)
+            )));
+        }
+    };
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut chars = text.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {
+                // CRLF is one line break, not two.
+                chars.next_if(|&(_, next)| next == '\n');
+                out.push_str("\\n");
+            }
+            '\t' => out.push(c),
+            c if c.is_ascii_control() => {
+                return Err(invalid(format!(
+                    "ical_text: {} has the control character U+{:04X} at character {}, which \
+                     iCalendar TEXT cannot hold (RFC 5545 §3.1)",
+                    describe(value),
+                    u32::from(c),
+                    i + 1
+                )));
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// `text|ical_fold`, or `{% filter ical_fold %}...{% endfilter %}` around a whole calendar:
+/// folds each content line to at most 75 octets (RFC 5545 §3.1). A long line is cut before
+/// the octet limit, never inside a UTF-8 character, and each continuation line starts with one
+/// space, which counts toward its 75 octets; unfolding (removing every CRLF followed by one
+/// space) gives the line back. Input lines end with LF or CRLF, output lines with CRLF, as
+/// §3.1 requires. Lines already at most 75 octets are unchanged, so folding folded text changes
+/// nothing. A lone CR is refused: it is no line break in iCalendar, and keeping or dropping it
+/// would both yield a different calendar than the author wrote. A safe (markup) string stays
+/// safe: folding adds only CRLF and spaces.
+fn ical_fold(value: &Value) -> Result<Value, Error> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| invalid(format!("ical_fold: expected text, got {}", describe(value))))?;
+    let mut out = String::with_capacity(text.len() + text.len() / 24);
+    let mut lines = text.split('\n').enumerate().peekable();
+    while let Some((number, line)) = lines.next() {
+        // A CR is part of the line break only right before its LF.
+        let line = match lines.peek() {
+            Some(_) => line.strip_suffix('\r').unwrap_or(line),
+            None => line,
+        };
+        if line.contains('\r') {
+            return Err(invalid(format!(
+                "ical_fold: line {} has a CR that is not followed by LF; iCalendar lines end \
+                 with CRLF (RFC 5545 §3.1)",
+                number + 1
+            )));
+        }
+        fold_line(line, &mut out);
+        if lines.peek().is_some() {
+            out.push_str("\r\n");
+        }
+    }
+    Ok(if value.is_safe() {
+        Value::from_safe_string(out)
+    } else {
+        Value::from(out)
+    })
+}
+
+/// One content line, without its line break, as physical lines of at most
+/// [`ICAL_LINE_OCTETS`] octets joined by CRLF + space.
+fn fold_line(line: &str, out: &mut String) {
+    let mut rest = line;
+    // The first physical line has all 75 octets; a continuation spends one on its space.
+    let mut room = ICAL_LINE_OCTETS;
+    loop {
+        if rest.len() <= room {
+            out.push_str(rest);
+            return;
+        }
+        // Back off to a character boundary; a UTF-8 character is at most 4 octets, so at
+        // least 70 octets remain.
+        let mut cut = room;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        out.push_str(head);
+        out.push_str("\r\n ");
+        rest = tail;
+        room = ICAL_LINE_OCTETS - 1;
+    }
 }
 
 /// `price|mul(qty)`: an exact decimal times a whole number (a line total), as a decimal string
@@ -188,18 +317,22 @@ fn number(
     Ok(format_signed(&dec, loc))
 }
 
-/// `value|date(locale, style="short")`: a date, or the local date of a datetime as written.
+/// `value|date(locale, style="short"[, tz=zone])`: a date; for a datetime, its date as written,
+/// or in zone `tz` (an IANA name) when given.
 fn date(value: &Value, locale: &str, style: Option<&str>, kwargs: Kwargs) -> Result<String, Error> {
     let style = one_of("date", "style", style, kwargs.get("style")?)?;
+    let tz = tz_argument(&kwargs, "date")?;
     kwargs.assert_all_used()?;
     let loc = resolve_locale(locale, "date")?;
     let style = Style::parse(style, "date")?;
-    let (day, _) = parse_date_or_datetime(value, "date")?;
-    Ok(format_date(day, style, loc))
+    let when = parse_when(value, "date")?;
+    let local = to_local(value, when, tz, "date")?;
+    Ok(format_date(local.day, style, loc))
 }
 
-/// `value|datetime(locale, style="short")`: date and wall-clock time as written in the value
-/// (no timezone conversion: the customer sees the time the system recorded for them).
+/// `value|datetime(locale, style="short"[, tz=zone][, zone=true])`: date and wall-clock time, as
+/// written in the value or converted to zone `tz`; `zone=true` appends the zone
+/// (`CEST (UTC+02:00)`), so a reader in another zone is not misled.
 fn datetime(
     value: &Value,
     locale: &str,
@@ -207,26 +340,46 @@ fn datetime(
     kwargs: Kwargs,
 ) -> Result<String, Error> {
     let style = one_of("datetime", "style", style, kwargs.get("style")?)?;
+    let tz = tz_argument(&kwargs, "datetime")?;
+    let show_zone: Option<bool> = kwargs.get("zone")?;
     kwargs.assert_all_used()?;
     let loc = resolve_locale(locale, "datetime")?;
     let style = Style::parse(style, "datetime")?;
-    let (day, time) = parse_date_or_datetime(value, "datetime")?;
-    // A bare date has no time to show; printing 00:00 would state something false.
-    let time = time.ok_or_else(|| {
+    let when = parse_when(value, "datetime")?;
+    // A bare date has no time to show; printing 00:00 would state something false. Checked
+    // before `tz`, whose own message for a bare date would only lead to this one.
+    let date_only = || {
         invalid(format!(
             "datetime: {} is a date without a time; use the `date` filter",
             describe(value)
         ))
-    })?;
+    };
+    if let When::Date(_) = when {
+        return Err(date_only());
+    }
+    let local = to_local(value, when, tz, "datetime")?;
+    let time = local.time.ok_or_else(date_only)?;
     let joiner = match style {
         Style::Short => loc.short_joiner,
         Style::Medium | Style::Long => loc.long_joiner,
     };
-    Ok(format!(
+    let mut out = format!(
         "{}{joiner}{}",
-        format_date(day, style, loc),
+        format_date(local.day, style, loc),
         format_time(time, loc)
-    ))
+    );
+    if show_zone == Some(true) {
+        let zone = local.zone.ok_or_else(|| {
+            invalid(format!(
+                "datetime: {} has no UTC offset and no `tz` was given, so there is no zone to \
+                 show; write it as RFC 3339 with `Z` or an offset",
+                describe(value)
+            ))
+        })?;
+        out.push(' ');
+        out.push_str(&zone);
+    }
+    Ok(out)
 }
 
 /// `n|plural(singular, plural, locale=none)`: picks the form for an integer count.
@@ -765,16 +918,24 @@ static LOCALES: [Locale; 8] = [
     },
 ];
 
-/// The en-US conventions, used for any language without a table.
-fn default_locale() -> &'static Locale {
-    &LOCALES[0]
+/// The supported locales as a list for error messages: `es-ES, es-MX, ...`.
+fn supported_locales() -> String {
+    LOCALES
+        .iter()
+        .map(|l| format!("{}-{}", l.language, l.region))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Finds the conventions for a BCP 47 or POSIX tag; see the module docs for the fallbacks.
-fn resolve_locale(tag: &str, filter: &str) -> Result<&'static Locale, Error> {
+///
+/// A language without a table is refused rather than formatted as English: `1.234,56` and
+/// `1,234.56` mean different amounts, so a guessed convention can mislead the reader. The error
+/// has no filter name, so `check_locale` and the literal scanner share it.
+fn lookup_locale(tag: &str) -> Result<&'static Locale, String> {
     let trimmed = tag.trim();
     if trimmed.is_empty() {
-        return Err(invalid(format!("{filter}: empty locale")));
+        return Err("empty locale".to_string());
     }
     // POSIX `es_ES.UTF-8` / `de_DE@euro`: the codeset and modifier say nothing about format.
     let base = trimmed.split(['.', '@']).next().unwrap_or(trimmed);
@@ -787,25 +948,42 @@ fn resolve_locale(tag: &str, filter: &str) -> Result<&'static Locale, Error> {
                 || (p.len() == 3 && is_digits(p))
         })
         .map(str::to_ascii_uppercase);
-    if let Some(region) = &region {
-        if let Some(loc) = LOCALES
+    let find = |language: &str, region: Option<&str>| {
+        LOCALES
             .iter()
-            .find(|l| l.language == language && l.region == region)
-        {
+            .find(|l| l.language == language && region.is_none_or(|r| l.region == r))
+    };
+    if let Some(region) = &region {
+        if let Some(loc) = find(&language, Some(region)) {
             return Ok(loc);
         }
         // Latin American Spanish writes numbers and money like Mexico, not Spain.
-        if language == "es" && region == "419" {
-            return Ok(LOCALES
-                .iter()
-                .find(|l| l.region == "MX")
-                .unwrap_or_else(default_locale));
+        if language == "es"
+            && region == "419"
+            && let Some(loc) = find("es", Some("MX"))
+        {
+            return Ok(loc);
         }
     }
-    Ok(LOCALES
-        .iter()
-        .find(|l| l.language == language)
-        .unwrap_or_else(default_locale))
+    find(&language, None).ok_or_else(|| {
+        format!(
+            "unsupported locale {tag:?}: supported are {} (or a tag of one of their languages, \
+             e.g. \"es\" or \"es-CO\" for es-ES)",
+            supported_locales()
+        )
+    })
+}
+
+fn resolve_locale(tag: &str, filter: &str) -> Result<&'static Locale, Error> {
+    lookup_locale(tag).map_err(|msg| invalid(format!("{filter}: {msg}")))
+}
+
+/// Whether `locale` is one the filters format (directly or by its language's fallback).
+///
+/// # Errors
+/// Why not, listing the supported locales, as the filters themselves would say it.
+pub fn check_locale(locale: &str) -> Result<(), String> {
+    lookup_locale(locale).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -857,11 +1035,15 @@ const CURRENCIES: &[(&str, usize, &str, &str)] = &[
 /// Known currencies get their table entry; any other three-letter code is shown as itself
 /// with two minor digits (the ISO 4217 default).
 fn resolve_currency(code: &str, filter: &str) -> Result<Currency, Error> {
+    lookup_currency(code).map_err(|msg| invalid(format!("{filter}: {msg}")))
+}
+
+fn lookup_currency(code: &str) -> Result<Currency, String> {
     let trimmed = code.trim();
     if trimmed.len() != 3 || !trimmed.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(invalid(format!(
-            "{filter}: invalid currency code {code:?}: expected three letters such as \"EUR\""
-        )));
+        return Err(format!(
+            "invalid currency code {code:?}: expected three letters such as \"EUR\""
+        ));
     }
     let upper = trimmed.to_ascii_uppercase();
     Ok(
@@ -948,24 +1130,34 @@ enum Style {
 
 impl Style {
     fn parse(style: Option<&str>, filter: &str) -> Result<Style, Error> {
-        match style.unwrap_or("short") {
+        Style::lookup(style.unwrap_or("short")).map_err(|msg| invalid(format!("{filter}: {msg}")))
+    }
+
+    fn lookup(style: &str) -> Result<Style, String> {
+        match style {
             "short" => Ok(Style::Short),
             "medium" => Ok(Style::Medium),
             "long" => Ok(Style::Long),
-            other => Err(invalid(format!(
-                "{filter}: unknown style {other:?}: expected \"short\", \"medium\" or \"long\""
-            ))),
+            other => Err(format!(
+                "unknown style {other:?}: expected \"short\", \"medium\" or \"long\""
+            )),
         }
     }
 }
 
-/// A date (`YYYY-MM-DD`) or a datetime (RFC 3339, or the same without an offset), as the local
-/// date and time written in the text. The offset is deliberately ignored: the record already
-/// says when it happened for this customer, and converting would need a zone we do not have.
-fn parse_date_or_datetime(
-    value: &Value,
-    filter: &str,
-) -> Result<(NaiveDate, Option<NaiveTime>), Error> {
+/// A `date`/`datetime` value as written in the record.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// `YYYY-MM-DD`: a calendar day, not an instant.
+    Date(NaiveDate),
+    /// `YYYY-MM-DDTHH:MM:SS` without an offset: a wall-clock time in no stated zone.
+    Floating(NaiveDateTime),
+    /// RFC 3339 (`...+01:00`, `...Z`): an instant, and the offset it was written in.
+    Instant(DateTime<FixedOffset>),
+}
+
+/// Parses a date (`YYYY-MM-DD`) or a datetime (RFC 3339, or the same without an offset).
+fn parse_when(value: &Value, filter: &str) -> Result<When, Error> {
     let bad = || {
         invalid(format!(
             "{filter}: invalid date {}: expected \"YYYY-MM-DD\" or an RFC 3339 datetime such as \
@@ -982,16 +1174,166 @@ fn parse_date_or_datetime(
         });
     if is_date_shape {
         return NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(|d| (d, None))
+            .map(When::Date)
             .map_err(|_| bad());
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
-        let local = dt.naive_local();
-        return Ok((local.date(), Some(local.time())));
+        return Ok(When::Instant(dt));
     }
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-        .map(|dt| (dt.date(), Some(dt.time())))
+        .map(When::Floating)
         .map_err(|_| bad())
+}
+
+/// What a `date`/`datetime` shows: the local date, the local time (none for a bare date) and
+/// the label of the zone that local time is in (none when unknown).
+struct Shown {
+    day: NaiveDate,
+    time: Option<NaiveTime>,
+    zone: Option<String>,
+}
+
+/// The local date and time to show for `when`.
+///
+/// Without `tz`, the date and time are the ones written in the value: the record already says
+/// when it happened for this customer. With `tz`, an instant is converted to that zone with the
+/// bundled tz database (never the system's). Values that name no instant are refused with a
+/// `tz` rather than guessed: a bare date has no time to convert, and a datetime without an
+/// offset could be UTC or any local time, so converting it could show the wrong hour.
+fn to_local(value: &Value, when: When, tz: Option<Tz>, filter: &str) -> Result<Shown, Error> {
+    match (when, tz) {
+        (When::Date(day), None) => Ok(Shown {
+            day,
+            time: None,
+            zone: None,
+        }),
+        (When::Floating(dt), None) => Ok(Shown {
+            day: dt.date(),
+            time: Some(dt.time()),
+            zone: None,
+        }),
+        (When::Instant(dt), None) => Ok(Shown {
+            day: dt.date_naive(),
+            time: Some(dt.time()),
+            zone: Some(zone_label(None, dt.offset().local_minus_utc())),
+        }),
+        (When::Instant(dt), Some(tz)) => {
+            let local = dt.with_timezone(&tz);
+            let offset = local.offset();
+            Ok(Shown {
+                day: local.date_naive(),
+                time: Some(local.time()),
+                zone: Some(zone_label(
+                    offset.abbreviation(),
+                    offset.fix().local_minus_utc(),
+                )),
+            })
+        }
+        (When::Date(_), Some(tz)) => Err(invalid(format!(
+            "{filter}: {} is a date without a time, so there is nothing to convert to {}; \
+             leave out `tz`",
+            describe(value),
+            tz.name()
+        ))),
+        (When::Floating(_), Some(tz)) => Err(invalid(format!(
+            "{filter}: {} has no UTC offset, so the instant it names is unknown and it cannot be \
+             converted to {}; write it as RFC 3339 with `Z` or an offset \
+             (\"2024-06-15T13:15:07Z\"), or leave out `tz` to show it as written",
+            describe(value),
+            tz.name()
+        ))),
+    }
+}
+
+/// How a reader tells which zone a time is in: the tz database abbreviation when it is a word
+/// (`CEST`), always with the UTC offset, which is unambiguous where abbreviations are not (`CST`
+/// is used in America, China and Cuba). Zones whose abbreviation is only a number (`-03` for
+/// Buenos Aires) show the offset alone. Offsets with seconds (local mean time before 1900) keep
+/// them rather than being rounded.
+fn zone_label(abbreviation: Option<&str>, offset_seconds: i32) -> String {
+    let sign = if offset_seconds < 0 { '-' } else { '+' };
+    let abs = offset_seconds.unsigned_abs();
+    let (h, m, s) = (abs / 3600, abs / 60 % 60, abs % 60);
+    let offset = if s == 0 {
+        format!("UTC{sign}{h:02}:{m:02}")
+    } else {
+        format!("UTC{sign}{h:02}:{m:02}:{s:02}")
+    };
+    match abbreviation {
+        Some(a) if a != "UTC" && !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            format!("{a} ({offset})")
+        }
+        _ if offset_seconds == 0 => "UTC".to_string(),
+        _ => offset,
+    }
+}
+
+/// An IANA zone name to a zone of the bundled tz database (`chrono-tz`, IANA release
+/// `chrono_tz::IANA_TZDB_VERSION`). Names are case-sensitive, as in the database; a near miss
+/// gets a suggestion.
+fn lookup_time_zone(name: &str) -> Result<Tz, String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err("empty time zone".to_string());
+    }
+    trimmed.parse::<Tz>().map_err(|_| {
+        let hint = suggest_time_zone(trimmed)
+            .map(|s| format!(" (did you mean {s:?}?)"))
+            .unwrap_or_default();
+        format!(
+            "unknown time zone {name:?}{hint}: expected an IANA name such as \"Europe/Madrid\" \
+             or \"America/Mexico_City\""
+        )
+    })
+}
+
+/// The zone a misspelled name most likely meant: the same name in other case, a zone whose
+/// city part matches (`Madrid`), or the closest name by Jaro-Winkler similarity.
+fn suggest_time_zone(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase().replace(' ', "_");
+    let names = || chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+    names()
+        .find(|n| n.eq_ignore_ascii_case(&lower))
+        .or_else(|| {
+            names().find(|n| {
+                n.rsplit('/')
+                    .next()
+                    .is_some_and(|city| city.eq_ignore_ascii_case(&lower))
+            })
+        })
+        .or_else(|| {
+            names()
+                .map(|n| (strsim::jaro_winkler(&lower, &n.to_ascii_lowercase()), n))
+                .filter(|(score, _)| *score > 0.9)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, n)| n)
+        })
+}
+
+/// Whether `tz` is a zone name the `tz` argument accepts.
+///
+/// # Errors
+/// Why not, with a suggestion for a near miss, as the filters themselves would say it.
+pub fn check_time_zone(tz: &str) -> Result<(), String> {
+    lookup_time_zone(tz).map(|_| ())
+}
+
+/// The `tz` keyword argument. Given as `none` it is an error, not "no conversion": a record
+/// whose zone field is empty must not silently get times in another zone.
+fn tz_argument(kwargs: &Kwargs, filter: &str) -> Result<Option<Tz>, Error> {
+    if !kwargs.has("tz") {
+        return Ok(None);
+    }
+    let value: Value = kwargs.get("tz")?;
+    let name = value.as_str().ok_or_else(|| {
+        invalid(format!(
+            "{filter}: `tz` must be an IANA zone name such as \"Europe/Madrid\", got {}",
+            describe(&value)
+        ))
+    })?;
+    lookup_time_zone(name)
+        .map(Some)
+        .map_err(|msg| invalid(format!("{filter}: {msg}")))
 }
 
 fn format_date(day: NaiveDate, style: Style, loc: &Locale) -> String {
@@ -1037,6 +1379,281 @@ fn format_time(time: NaiveTime, loc: &Locale) -> String {
     } else {
         format!("{h:02}:{min:02}")
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Literal arguments, checked before any record is rendered
+// ---------------------------------------------------------------------------------------------
+
+/// The arguments of each locale-aware filter that can be checked when written as a literal:
+/// (filter, positional index or keyword, what it is).
+const CHECKED_ARGUMENTS: &[(&str, ArgSlot, ArgKind)] = &[
+    ("money", ArgSlot::Position(0), ArgKind::Currency),
+    ("money", ArgSlot::Position(1), ArgKind::Locale),
+    ("cents_money", ArgSlot::Position(0), ArgKind::Currency),
+    ("cents_money", ArgSlot::Position(1), ArgKind::Locale),
+    ("number", ArgSlot::Position(0), ArgKind::Locale),
+    ("date", ArgSlot::Position(0), ArgKind::Locale),
+    ("date", ArgSlot::Position(1), ArgKind::Style),
+    ("date", ArgSlot::Keyword("style"), ArgKind::Style),
+    ("date", ArgSlot::Keyword("tz"), ArgKind::TimeZone),
+    ("datetime", ArgSlot::Position(0), ArgKind::Locale),
+    ("datetime", ArgSlot::Position(1), ArgKind::Style),
+    ("datetime", ArgSlot::Keyword("style"), ArgKind::Style),
+    ("datetime", ArgSlot::Keyword("tz"), ArgKind::TimeZone),
+    ("plural", ArgSlot::Position(2), ArgKind::Locale),
+    ("plural", ArgSlot::Keyword("locale"), ArgKind::Locale),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArgSlot {
+    Position(usize),
+    Keyword(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ArgKind {
+    Locale,
+    Currency,
+    Style,
+    TimeZone,
+}
+
+impl ArgKind {
+    fn check(self, literal: &str) -> Result<(), String> {
+        match self {
+            ArgKind::Locale => check_locale(literal),
+            ArgKind::Currency => lookup_currency(literal).map(|_| ()),
+            ArgKind::Style => Style::lookup(literal).map(|_| ()),
+            ArgKind::TimeZone => check_time_zone(literal),
+        }
+    }
+}
+
+/// Finds string literals passed to `money`, `cents_money`, `number`, `date`, `datetime` and
+/// `plural` that those filters would refuse at render time (an unsupported locale, an unknown
+/// time zone, currency code or style), so `mailspec check` can report them at their line before
+/// any record is rendered. Returns each literal's byte range in `template_source`, quotes
+/// included, and the message the filter would give.
+///
+/// The scan is deliberately shallow, not a second template parser: it looks inside `{{ }}` and
+/// `{% %}` (skipping `{# #}` comments and `{% raw %}` blocks) for `|name(...)` and
+/// `{% filter name(...) %}`, and checks an argument only when the whole argument is one string
+/// literal in `"` or `'` without backslash escapes. Anything computed (`locale`,
+/// `"es" ~ "-ES"`) is left to the render-time check, so the scan has no false positives from
+/// expressions it does not evaluate. Default delimiters only.
+pub fn literal_argument_problems(template_source: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut problems = Vec::new();
+    let bytes = template_source.as_bytes();
+    let mut i = 0;
+    while let Some(open) = find_from(template_source, i, "{") {
+        match bytes.get(open + 1) {
+            Some(b'{') | Some(b'%') => {
+                // `{{-` / `{%+`: the whitespace-control sign is not code.
+                let tag_start = match bytes.get(open + 2) {
+                    Some(b'-' | b'+') => open + 3,
+                    _ => open + 2,
+                };
+                if bytes.get(open + 1) == Some(&b'%') && is_raw_tag(template_source, tag_start) {
+                    // Everything up to `{% endraw %}` is text, not template code.
+                    i = find_from(template_source, tag_start, "endraw")
+                        .and_then(|e| find_from(template_source, e, "%}"))
+                        .map_or(bytes.len(), |e| e + 2);
+                    continue;
+                }
+                let (tokens, end) = lex_tag(template_source, tag_start);
+                check_tokens(&tokens, &mut problems);
+                i = end;
+            }
+            Some(b'#') => {
+                i = find_from(template_source, open + 2, "#}").map_or(bytes.len(), |e| e + 2);
+            }
+            _ => i = open + 1,
+        }
+    }
+    problems
+}
+
+fn find_from(haystack: &str, from: usize, needle: &str) -> Option<usize> {
+    haystack
+        .get(from..)
+        .and_then(|rest| rest.find(needle))
+        .map(|at| from + at)
+}
+
+/// Whether the `{%` tag whose code starts at `at` is `{% raw %}`.
+fn is_raw_tag(src: &str, at: usize) -> bool {
+    let rest = src.get(at..).unwrap_or_default().trim_start();
+    rest.strip_prefix("raw").is_some_and(|after| {
+        let after = after.trim_start();
+        let after = after.strip_prefix(['-', '+']).unwrap_or(after);
+        after.starts_with("%}")
+    })
+}
+
+/// A token of template code: enough structure to find filter calls and their arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token<'a> {
+    Ident(&'a str),
+    /// A string literal: its range in the source (quotes included), and its text when it has
+    /// no backslash escape (escapes are left to the template parser).
+    Str(std::ops::Range<usize>, Option<&'a str>),
+    Punct(u8),
+    /// Numbers and operators such as `==`: only there to keep argument boundaries right.
+    Other,
+}
+
+/// Tokens of the tag whose code starts at `start`, up to its closing `}}` or `%}` (outside
+/// strings and brackets), and the offset just past that delimiter.
+fn lex_tag(src: &str, start: usize) -> (Vec<Token<'_>>, usize) {
+    let bytes = src.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = start;
+    let mut braces = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        let next = bytes.get(i + 1).copied();
+        match b {
+            b'}' | b'%' if next == Some(b'}') && braces == 0 => return (tokens, i + 2),
+            b'"' | b'\'' => {
+                let mut j = i + 1;
+                let mut escaped = false;
+                loop {
+                    match bytes.get(j) {
+                        // An unterminated string: the template parser reports it.
+                        None => return (tokens, bytes.len()),
+                        Some(b'\\') => {
+                            escaped = true;
+                            j += 2;
+                        }
+                        Some(&c) if c == b => break,
+                        Some(_) => j += 1,
+                    }
+                }
+                let text = if escaped { None } else { src.get(i + 1..j) };
+                tokens.push(Token::Str(i..j + 1, text));
+                i = j + 1;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                let end = bytes
+                    .get(i..)
+                    .and_then(|rest| {
+                        rest.iter()
+                            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    })
+                    .map_or(bytes.len(), |n| i + n);
+                tokens.push(Token::Ident(src.get(i..end).unwrap_or_default()));
+                i = end;
+            }
+            b'=' | b'!' | b'<' | b'>' if next == Some(b'=') => {
+                tokens.push(Token::Other);
+                i += 2;
+            }
+            b'{' => {
+                braces += 1;
+                tokens.push(Token::Punct(b));
+                i += 1;
+            }
+            b'}' => {
+                braces = braces.saturating_sub(1);
+                tokens.push(Token::Punct(b));
+                i += 1;
+            }
+            b'|' | b'(' | b')' | b'[' | b']' | b',' | b'=' => {
+                tokens.push(Token::Punct(b));
+                i += 1;
+            }
+            b if b.is_ascii_whitespace() => i += 1,
+            _ => {
+                tokens.push(Token::Other);
+                i += 1;
+            }
+        }
+    }
+    (tokens, bytes.len())
+}
+
+/// Checks the literal arguments of every call of a checked filter among `tokens`.
+fn check_tokens(tokens: &[Token<'_>], problems: &mut Vec<(std::ops::Range<usize>, String)>) {
+    for (at, token) in tokens.iter().enumerate() {
+        // `x|name(` anywhere, or `{% filter name(` at the start of a block tag.
+        let introduces_filter = match token {
+            Token::Punct(b'|') => true,
+            Token::Ident("filter") => at == 0,
+            _ => false,
+        };
+        if !introduces_filter {
+            continue;
+        }
+        let (Some(Token::Ident(name)), Some(Token::Punct(b'('))) =
+            (tokens.get(at + 1), tokens.get(at + 2))
+        else {
+            continue;
+        };
+        if !CHECKED_ARGUMENTS.iter().any(|(f, ..)| f == name) {
+            continue;
+        }
+        for (slot, arg) in split_arguments(tokens.get(at + 3..).unwrap_or_default()) {
+            let literal = match arg {
+                [Token::Str(range, Some(text))] => Some((range, *text)),
+                _ => None,
+            };
+            let Some((range, text)) = literal else {
+                continue;
+            };
+            for (_, _, kind) in CHECKED_ARGUMENTS
+                .iter()
+                .filter(|(f, s, _)| f == name && *s == slot)
+            {
+                if let Err(msg) = kind.check(text) {
+                    problems.push((range.clone(), format!("{name}: {msg}")));
+                }
+            }
+        }
+    }
+}
+
+/// The arguments of a call whose `(` was just consumed: each with its slot (the keyword, or
+/// the position among the positional arguments) and its tokens, up to the matching `)`.
+fn split_arguments<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<(ArgSlot, &'t [Token<'a>])> {
+    let mut args = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut position = 0;
+    let mut push = |arg: &'t [Token<'a>], args: &mut Vec<(ArgSlot, &'t [Token<'a>])>| {
+        match arg {
+            [] => {}
+            [Token::Ident(key), Token::Punct(b'='), value @ ..] => {
+                // Keywords no filter checks are skipped; the table holds the `'static` name.
+                if let Some(&(_, slot, _)) = CHECKED_ARGUMENTS
+                    .iter()
+                    .find(|(_, s, _)| matches!(s, ArgSlot::Keyword(k) if k == key))
+                {
+                    args.push((slot, value));
+                }
+            }
+            _ => {
+                args.push((ArgSlot::Position(position), arg));
+                position += 1;
+            }
+        }
+    };
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Punct(b'(' | b'[' | b'{') => depth += 1,
+            Token::Punct(b')' | b']' | b'}') if depth > 0 => depth -= 1,
+            Token::Punct(b')') => {
+                push(tokens.get(start..i).unwrap_or_default(), &mut args);
+                return args;
+            }
+            Token::Punct(b',') if depth == 0 => {
+                push(tokens.get(start..i).unwrap_or_default(), &mut args);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    // No closing `)` in this tag: a syntax error the template parser reports.
+    args
 }
 
 #[cfg(test)]
@@ -1219,13 +1836,67 @@ mod tests {
             ("en", "€1,234.56"),
             ("fr", "1\u{202f}234,56\u{a0}€"),
             ("pt", "€\u{a0}1.234,56"),
-            ("ja-JP", "€1,234.56"),
-            ("klingon", "€1,234.56"),
+            ("es-MX.UTF-8", "€1,234.56"),
+            ("en-Latn-GB", "€1,234.56"),
         ];
         for &(locale, want) in cases {
             let tpl = format!("{{{{ x|money('EUR', '{locale}') }}}}");
             assert_eq!(ok(&tpl, Value::from("1234.56")), want, "{locale}");
         }
+    }
+
+    #[test]
+    fn unsupported_locales_are_refused_by_every_filter() {
+        let supported = "supported are en-US, en-GB, es-ES, es-MX, es-AR, fr-FR, de-DE, pt-BR";
+        for locale in [
+            "ja-JP",
+            "klingon",
+            "xx-YY",
+            "en!",
+            "zh-Hant-TW",
+            "C",
+            "POSIX",
+        ] {
+            let cases: &[(&str, Value)] = &[
+                ("{{ x|money('EUR', l) }}", Value::from("1.5")),
+                ("{{ x|cents_money('EUR', l) }}", Value::from(150)),
+                ("{{ x|number(l) }}", Value::from(3)),
+                ("{{ x|date(l) }}", Value::from("2024-06-15")),
+                ("{{ x|datetime(l) }}", Value::from("2024-06-15T13:15:07Z")),
+                ("{{ x|plural('a', 'b', l) }}", Value::from(2)),
+                ("{{ x|plural('a', 'b', locale=l) }}", Value::from(1)),
+            ];
+            for (tpl, x) in cases {
+                let rendered = env().render_str(tpl, context! { x => x.clone(), l => locale });
+                let Err(e) = rendered else {
+                    panic!("{tpl} with {locale} should fail, gave {rendered:?}");
+                };
+                let msg = e.to_string();
+                let want = format!("unsupported locale {locale:?}: {supported}");
+                assert!(msg.contains(&want), "{tpl} {locale}: {msg}");
+                let filter = tpl.split(['|', '(']).nth(1).unwrap_or_default();
+                assert!(msg.contains(&format!("{filter}: ")), "{tpl}: {msg}");
+            }
+            assert_eq!(
+                check_locale(locale),
+                Err(format!(
+                    "unsupported locale {locale:?}: {supported} (or a tag of one of their \
+                     languages, e.g. \"es\" or \"es-CO\" for es-ES)"
+                ))
+            );
+        }
+        for locale in [
+            "es-ES",
+            "es",
+            "es-CO",
+            "es_419",
+            "de_DE@euro",
+            "pt-BR",
+            "EN-gb",
+        ] {
+            assert_eq!(check_locale(locale), Ok(()), "{locale}");
+        }
+        assert_eq!(check_locale("  "), Err("empty locale".to_string()));
     }
 
     #[test]
@@ -1387,6 +2058,567 @@ mod tests {
         ];
         for &(tpl, x, want) in cases {
             assert_eq!(ok(tpl, Value::from(x)), want, "{tpl} {x}");
+        }
+    }
+
+    #[test]
+    fn time_zone_conversion() {
+        // 13:15:07+01:00 is 12:15:07 UTC.
+        let ts = "2024-06-15T13:15:07+01:00";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "{{ x|datetime('es-ES', 'long', tz='Europe/Madrid') }}",
+                ts,
+                "15 de junio de 2024, 14:15",
+            ),
+            (
+                "{{ x|datetime('es-ES', 'long', tz='Europe/Madrid', zone=true) }}",
+                ts,
+                "15 de junio de 2024, 14:15 CEST (UTC+02:00)",
+            ),
+            (
+                "{{ x|datetime('es-ES', style='long', zone=true, tz='Europe/Madrid') }}",
+                ts,
+                "15 de junio de 2024, 14:15 CEST (UTC+02:00)",
+            ),
+            // Mexico has had no daylight saving time since 2022.
+            (
+                "{{ x|datetime('es-MX', tz='America/Mexico_City', zone=true) }}",
+                ts,
+                "15/06/2024 06:15 CST (UTC-06:00)",
+            ),
+            (
+                "{{ x|datetime('en-US', tz='America/New_York', zone=true) }}",
+                ts,
+                "06/15/2024, 8:15 AM EDT (UTC-04:00)",
+            ),
+            // The tz database has no letters for Argentina's zone, only `-03`.
+            (
+                "{{ x|datetime('es-AR', tz='America/Argentina/Buenos_Aires', zone=true) }}",
+                ts,
+                "15/06/2024 09:15 UTC-03:00",
+            ),
+            (
+                "{{ x|datetime('en-GB', tz='Asia/Kolkata', zone=true) }}",
+                ts,
+                "15/06/2024, 17:45 IST (UTC+05:30)",
+            ),
+            (
+                "{{ x|datetime('en-GB', tz='UTC', zone=true) }}",
+                ts,
+                "15/06/2024, 12:15 UTC",
+            ),
+            (
+                "{{ x|datetime('en-GB', tz='Europe/London', zone=true) }}",
+                "2024-01-15T12:00:00Z",
+                "15/01/2024, 12:00 GMT (UTC+00:00)",
+            ),
+            // Daylight saving time starts in Spain at 01:00 UTC on 31 March 2024.
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid', zone=true) }}",
+                "2024-03-31T00:59:00Z",
+                "31/03/2024 01:59 CET (UTC+01:00)",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid', zone=true) }}",
+                "2024-03-31T01:00:00Z",
+                "31/03/2024 03:00 CEST (UTC+02:00)",
+            ),
+            // Local mean time before standard time: the offset keeps its seconds.
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid', zone=true) }}",
+                "1890-06-15T12:00:00Z",
+                "15/06/1890 11:45 LMT (UTC-00:14:44)",
+            ),
+            // Without tz, zone=true shows the offset the value was written with.
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                ts,
+                "15/06/2024 13:15 UTC+01:00",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                "2024-06-15T13:15:07Z",
+                "15/06/2024 13:15 UTC",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                "2024-06-15T13:15:07-00:30",
+                "15/06/2024 13:15 UTC-00:30",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=false) }}",
+                ts,
+                "15/06/2024 13:15",
+            ),
+            // The date is the one in the zone.
+            (
+                "{{ x|date('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15T23:30:00-05:00",
+                "16/06/2024",
+            ),
+            (
+                "{{ x|date('es-ES', 'long', tz='America/Chicago') }}",
+                "2024-06-15T23:30:00-05:00",
+                "15 de junio de 2024",
+            ),
+            (
+                "{{ x|date('en-US', style='medium', tz='Pacific/Kiritimati') }}",
+                "2024-06-15T10:00:00Z",
+                "Jun 16, 2024",
+            ),
+        ];
+        for &(tpl, x, want) in cases {
+            assert_eq!(ok(tpl, Value::from(x)), want, "{tpl} {x}");
+        }
+        // The zone may come from the record.
+        let out = env().render_str(
+            "{{ x|datetime('en-US', 'long', tz=zone, zone=true) }}",
+            context! { x => ts, zone => "America/Los_Angeles" },
+        );
+        assert_eq!(
+            out.ok().as_deref(),
+            Some("June 15, 2024, 5:15 AM PDT (UTC-07:00)")
+        );
+    }
+
+    #[test]
+    fn time_zone_errors() {
+        let ts = "2024-06-15T13:15:07+01:00";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "{{ x|datetime('es-ES', tz='Mars/Base') }}",
+                ts,
+                "datetime: unknown time zone \"Mars/Base\": expected an IANA name",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madird') }}",
+                ts,
+                "unknown time zone \"Europe/Madird\" (did you mean \"Europe/Madrid\"?)",
+            ),
+            (
+                "{{ x|date('es-ES', tz='europe/madrid') }}",
+                ts,
+                "date: unknown time zone \"europe/madrid\" (did you mean \"Europe/Madrid\"?)",
+            ),
+            (
+                "{{ x|date('es-ES', tz='Mexico City') }}",
+                ts,
+                "(did you mean \"America/Mexico_City\"?)",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='') }}",
+                ts,
+                "datetime: empty time zone",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz=none) }}",
+                ts,
+                "datetime: `tz` must be an IANA zone name such as \"Europe/Madrid\", got none",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz=1) }}",
+                ts,
+                "`tz` must be an IANA zone name",
+            ),
+            // A datetime without an offset names no instant: converting it would be a guess.
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15T13:15:07",
+                "datetime: \"2024-06-15T13:15:07\" has no UTC offset, so the instant it names is \
+                 unknown and it cannot be converted to Europe/Madrid",
+            ),
+            (
+                "{{ x|date('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15T13:15:07",
+                "has no UTC offset",
+            ),
+            (
+                "{{ x|date('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15",
+                "date: \"2024-06-15\" is a date without a time, so there is nothing to convert \
+                 to Europe/Madrid; leave out `tz`",
+            ),
+            (
+                "{{ x|datetime('es-ES', tz='Europe/Madrid') }}",
+                "2024-06-15",
+                "date without a time; use the `date` filter",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone=true) }}",
+                "2024-06-15T13:15:07",
+                "has no UTC offset and no `tz` was given, so there is no zone to show",
+            ),
+            (
+                "{{ x|date('es-ES', zone=true) }}",
+                ts,
+                "unknown keyword argument",
+            ),
+            (
+                "{{ x|datetime('es-ES', zone='yes') }}",
+                ts,
+                "cannot convert string to bool",
+            ),
+            (
+                "{{ x|datetime('es-ES', 'long', 'Europe/Madrid') }}",
+                ts,
+                "too many arguments",
+            ),
+        ];
+        for &(tpl, x, want) in cases {
+            let msg = err(tpl, Value::from(x));
+            assert!(msg.contains(want), "{tpl} {x}: {msg:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn bundled_tz_database_is_the_documented_one() {
+        // The module docs and the README name this release; a chrono-tz update that changes
+        // it must update them (and may change converted times, so read the snapshot diffs).
+        assert_eq!(chrono_tz::IANA_TZDB_VERSION, "2025b");
+    }
+
+    #[test]
+    fn check_time_zone_answers() {
+        for tz in [
+            "Europe/Madrid",
+            "America/Mexico_City",
+            "UTC",
+            "Asia/Kolkata",
+        ] {
+            assert_eq!(check_time_zone(tz), Ok(()), "{tz}");
+        }
+        assert_eq!(
+            check_time_zone("Madrid"),
+            Err(
+                "unknown time zone \"Madrid\" (did you mean \"Europe/Madrid\"?): expected an \
+                 IANA name such as \"Europe/Madrid\" or \"America/Mexico_City\""
+                    .to_string()
+            )
+        );
+        // Nothing close enough: no suggestion rather than a wild one.
+        assert_eq!(
+            check_time_zone("Mars/Base"),
+            Err(
+                "unknown time zone \"Mars/Base\": expected an IANA name such as \
+                 \"Europe/Madrid\" or \"America/Mexico_City\""
+                    .to_string()
+            )
+        );
+        assert_eq!(check_time_zone(" "), Err("empty time zone".to_string()));
+    }
+
+    #[test]
+    fn ical_text_escapes() {
+        let cases: &[(Value, &str)] = &[
+            (Value::from("plain text"), "plain text"),
+            (
+                Value::from("Calle Mayor, 5; 2º\\B"),
+                "Calle Mayor\\, 5\\; 2º\\\\B",
+            ),
+            (Value::from("a\nb\r\nc\rd"), "a\\nb\\nc\\nd"),
+            (Value::from("\r\n\r\n"), "\\n\\n"),
+            (Value::from("\n\r"), "\\n\\n"),
+            // HTAB is allowed in TEXT; colons and quotes need no escape (§3.3.11).
+            (Value::from("a\tb: \"c\""), "a\tb: \"c\""),
+            (Value::from("already \\n escaped"), "already \\\\n escaped"),
+            (Value::from(12.5), "12.5"),
+            (Value::from(""), ""),
+        ];
+        for (x, want) in cases {
+            assert_eq!(ok("{{ x|ical_text }}", x.clone()), *want, "{x:?}");
+        }
+        let errors: &[(Value, &str)] = &[
+            (
+                Value::from("a\u{0}b"),
+                "ical_text: \"a\\0b\" has the control character U+0000 at character 2, which \
+                 iCalendar TEXT cannot hold (RFC 5545 §3.1)",
+            ),
+            (Value::from("x\u{7f}"), "U+007F at character 2"),
+            (Value::from("\u{1b}[31m"), "U+001B at character 1"),
+            (Value::from("\u{0b}"), "U+000B"),
+            (Value::from(()), "ical_text: expected text, got none"),
+            (Value::from(true), "expected text, got true (bool)"),
+        ];
+        for (x, want) in errors {
+            let msg = err("{{ x|ical_text }}", x.clone());
+            assert!(msg.contains(want), "{x:?}: {msg:?} lacks {want:?}");
+        }
+    }
+
+    /// RFC 5545 §3.1 unfolding: every CRLF followed by one space or tab is removed.
+    fn unfold(text: &str) -> String {
+        text.replace("\r\n ", "").replace("\r\n\t", "")
+    }
+
+    fn fold(text: &str) -> String {
+        ok("{{ x|ical_fold }}", Value::from(text))
+    }
+
+    #[test]
+    fn ical_fold_examples() {
+        let x75 = "x".repeat(75);
+        let x76 = "x".repeat(76);
+        let x200 = "x".repeat(200);
+        let euros = format!("SUMMARY:{}", "€".repeat(30));
+        let emoji = format!("D:{}", "🎉".repeat(20));
+        let cases: Vec<(String, String)> = vec![
+            ("A:b\nC:d\n".into(), "A:b\r\nC:d\r\n".into()),
+            ("A:b\r\nC:d".into(), "A:b\r\nC:d".into()),
+            ("\n\n".into(), "\r\n\r\n".into()),
+            (String::new(), String::new()),
+            (x75.clone(), x75.clone()),
+            (x76.clone(), format!("{x75}\r\n x")),
+            (
+                x200.clone(),
+                format!("{x75}\r\n {}\r\n {}", "x".repeat(74), "x".repeat(51)),
+            ),
+            // 8 + 90 octets: the cut backs off from 75 to 74, after the 22nd €.
+            (
+                euros.clone(),
+                format!("SUMMARY:{}\r\n {}", "€".repeat(22), "€".repeat(8)),
+            ),
+            // 2 + 80 octets: 18 emoji (74 octets) fit, then " " + 2 emoji.
+            (
+                emoji.clone(),
+                format!("D:{}\r\n {}", "🎉".repeat(18), "🎉".repeat(2)),
+            ),
+        ];
+        for (input, want) in &cases {
+            let got = fold(input);
+            assert_eq!(&got, want, "{input:?}");
+            for line in got.split("\r\n") {
+                assert!(line.len() <= 75, "{line:?} is {} octets", line.len());
+            }
+            // Folding folded text changes nothing.
+            assert_eq!(fold(&got), got, "{input:?}");
+            assert_eq!(
+                unfold(&got),
+                input.replace("\r\n", "\n").replace('\n', "\r\n")
+            );
+        }
+        let msg = err("{{ x|ical_fold }}", Value::from("A:b\r\nC:d\re\n"));
+        assert!(
+            msg.contains(
+                "ical_fold: line 2 has a CR that is not followed by LF; iCalendar lines end with \
+                 CRLF (RFC 5545 §3.1)"
+            ),
+            "{msg}"
+        );
+        assert!(err("{{ x|ical_fold }}", Value::from("a\r")).contains("line 1 has a CR"));
+        assert!(err("{{ x|ical_fold }}", Value::from(5)).contains("ical_fold: expected text"));
+    }
+
+    #[test]
+    fn ical_fold_as_a_filter_block() {
+        let template = "{% filter ical_fold %}BEGIN:VEVENT\n\
+                        DESCRIPTION:{{ d|ical_text }}\n\
+                        LOCATION:{{ where|ical_text }}\n\
+                        END:VEVENT\n{% endfilter %}";
+        let description = "Bring an apron; we provide clay, glazes and tools.\nParking: Calle \
+                           Mayor 5, second floor, door on the left.";
+        let out = env().render_str(
+            template,
+            context! { d => description, where => "Tienda Centro, Madrid" },
+        );
+        let want = "BEGIN:VEVENT\r\n\
+                    DESCRIPTION:Bring an apron\\; we provide clay\\, glazes and tools.\\nParking: \r\n \
+                    Calle Mayor 5\\, second floor\\, door on the left.\r\n\
+                    LOCATION:Tienda Centro\\, Madrid\r\n\
+                    END:VEVENT\r\n";
+        assert_eq!(out.ok().as_deref(), Some(want));
+
+        // With HTML autoescaping the captured block is markup already: folding must not get it
+        // escaped a second time.
+        let mut html = env();
+        html.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        let out = html.render_str(
+            "{% filter ical_fold %}X:{{ v }}{% endfilter %}",
+            context! { v => "a&b" },
+        );
+        assert_eq!(out.ok().as_deref(), Some("X:a&amp;b"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ical_fold_properties(
+            lines in proptest::collection::vec("[a-z ;,é€🎉\t]{0,200}", 0..6),
+            crlf in proptest::bool::ANY,
+        ) {
+            let input = lines.join(if crlf { "\r\n" } else { "\n" });
+            let folded = fold(&input);
+            for line in folded.split("\r\n") {
+                proptest::prop_assert!(line.len() <= 75, "{:?}", line);
+            }
+            proptest::prop_assert!(!folded.replace("\r\n", "").contains(['\r', '\n']));
+            proptest::prop_assert_eq!(fold(&folded), folded.clone());
+            // Folding only inserts CRLF + space: unfolding both gives the same text.
+            let crlf_input = input.replace("\r\n", "\n").replace('\n', "\r\n");
+            proptest::prop_assert_eq!(unfold(&folded), unfold(&crlf_input));
+        }
+    }
+
+    /// The problems as (literal text, message) pairs, checking each range against the source.
+    fn problems(src: &str) -> Vec<(&str, String)> {
+        literal_argument_problems(src)
+            .into_iter()
+            .map(|(range, msg)| match src.get(range.clone()) {
+                Some(text) => (text, msg),
+                None => panic!("{range:?} is not a range of {src:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn literal_arguments_are_checked_at_their_range() {
+        let src = "Total: {{ total|money(\"EUR\", \"zz-ZZ\") }}\n\
+                   On {{ d|date('xx-YY', 'long') }} at {{ t|datetime(locale, tz=\"Mars/Base\") }}";
+        let found = literal_argument_problems(src);
+        let Some((first, _)) = found.first() else {
+            panic!("no problems in {src:?}");
+        };
+        assert_eq!(*first, 29..36);
+        assert_eq!(src.get(29..36), Some("\"zz-ZZ\""));
+        assert_eq!(
+            problems(src),
+            vec![
+                (
+                    "\"zz-ZZ\"",
+                    "money: unsupported locale \"zz-ZZ\": supported are en-US, en-GB, es-ES, \
+                     es-MX, es-AR, fr-FR, de-DE, pt-BR (or a tag of one of their languages, \
+                     e.g. \"es\" or \"es-CO\" for es-ES)"
+                        .to_string()
+                ),
+                (
+                    "'xx-YY'",
+                    "date: unsupported locale \"xx-YY\": supported are en-US, en-GB, es-ES, \
+                     es-MX, es-AR, fr-FR, de-DE, pt-BR (or a tag of one of their languages, \
+                     e.g. \"es\" or \"es-CO\" for es-ES)"
+                        .to_string()
+                ),
+                (
+                    "\"Mars/Base\"",
+                    "datetime: unknown time zone \"Mars/Base\": expected an IANA name such as \
+                     \"Europe/Madrid\" or \"America/Mexico_City\""
+                        .to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn literal_argument_slots() {
+        let cases: &[(&str, &[&str])] = &[
+            // Every slot of every checked filter.
+            ("{{ x|money('EURO', 'es-ES') }}", &["'EURO'"]),
+            ("{{ x|cents_money('USD', 'tlh') }}", &["'tlh'"]),
+            ("{{ x|number('xx', 2) }}", &["'xx'"]),
+            ("{{ x|date('es-ES', 'full') }}", &["'full'"]),
+            ("{{ x|date('es-ES', style='full') }}", &["'full'"]),
+            (
+                "{{ x|datetime('es-ES', 'long', tz='Europe/Madird') }}",
+                &["'Europe/Madird'"],
+            ),
+            ("{{ x|plural('a', 'b', 'xx') }}", &["'xx'"]),
+            ("{{ x|plural('a', 'b', locale='xx') }}", &["'xx'"]),
+            // Arguments that are not checked: the forms of plural, decimals, zone.
+            ("{{ x|plural('xx', 'yy') }}", &[]),
+            ("{{ x|number('es-ES', decimals=2) }}", &[]),
+            ("{{ x|datetime('es-ES', zone=true) }}", &[]),
+            // Good literals.
+            (
+                "{{ x|datetime('es', 'long', tz='America/Mexico_City') }}{{ y|money('eur', 'es_ES.UTF-8') }}",
+                &[],
+            ),
+            // Computed arguments are left to render time.
+            ("{{ x|date(locale, tz=zone) }}", &[]),
+            ("{{ x|date('xx' ~ '-YY') }}", &[]),
+            (
+                "{{ x|date(locales['xx'], tz=zones.get('Mars/Base')) }}",
+                &[],
+            ),
+            ("{{ x|date(f('xx', 'yy')) }}", &[]),
+            // A literal with an escape is not guessed at.
+            ("{{ x|date('x\\'x') }}", &[]),
+            // Other filters and plain strings.
+            ("{{ 'xx-YY'|upper }} {{ x|replace('date', 'xx') }}", &[]),
+            ("date('xx') outside tags", &[]),
+            // Nested and chained calls, and `{% %}` tags.
+            ("{{ x|date(y|default('xx')) }}", &[]),
+            ("{{ x|number('xx')|date('yy') }}", &["'xx'", "'yy'"]),
+            ("{{ x|date(('a', 'b')|first, 'short') }}", &[]),
+            ("{% set s = x|money('EUR', 'xx') %}", &["'xx'"]),
+            (
+                "{% if x|plural('a', 'b', 'xx') == 'a' %}{% endif %}",
+                &["'xx'"],
+            ),
+            (
+                "{%- filter date('xx') -%}2024-06-15{% endfilter %}",
+                &["'xx'"],
+            ),
+            ("{{- x|date('xx') -}}", &["'xx'"]),
+            ("{{ {'a': {'b': x|date('xx')}} }}", &["'xx'"]),
+            ("{{ '}}' ~ x|date('xx') }}", &["'xx'"]),
+            // Comments and raw blocks are text.
+            ("{# {{ x|date('xx') }} #}{{ y|date('yy') }}", &["'yy'"]),
+            (
+                "{% raw %}{{ x|date('xx') }}{% endraw %}{{ y|date('yy') }}",
+                &["'yy'"],
+            ),
+            // Broken templates: the template parser reports them; the scan just stops.
+            ("{{ x|date('xx", &[]),
+            ("{{ x|date('xx'", &[]),
+            ("{{ x|date('xx' }}{{ y|date('yy') }}", &["'yy'"]),
+            ("{{ x|date(", &[]),
+            ("{{", &[]),
+            ("{", &[]),
+        ];
+        for (src, want) in cases {
+            let got: Vec<&str> = problems(src).into_iter().map(|(text, _)| text).collect();
+            assert_eq!(&got, want, "{src}");
+        }
+    }
+
+    #[test]
+    fn literal_scan_agrees_with_render() {
+        // Whatever the scan reports, rendering refuses with the same message.
+        let templates = [
+            "{{ x|date('xx-YY') }}",
+            "{{ x|datetime('es-ES', tz='Europe/Madird') }}",
+            "{{ x|datetime('es-ES', 'tiny') }}",
+        ];
+        for tpl in templates {
+            let found = literal_argument_problems(tpl);
+            let [(_, msg)] = found.as_slice() else {
+                panic!("{tpl}: {found:?}");
+            };
+            let rendered = err(tpl, Value::from("2024-06-15T13:15:07Z"));
+            assert!(
+                rendered.contains(msg.as_str()),
+                "{rendered:?} lacks {msg:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn readme_examples_of_the_new_filters() {
+        // The README's "Template filters" rows for tz, zone and ical_text, verbatim.
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{{ "2024-06-15T23:30:00-05:00"|date("es-ES", tz="Europe/Madrid") }}"#,
+                "16/06/2024",
+            ),
+            (
+                r#"{{ "2024-06-15T13:15:07+01:00"|datetime("es-ES", "long", tz="Europe/Madrid", zone=true) }}"#,
+                "15 de junio de 2024, 14:15 CEST (UTC+02:00)",
+            ),
+            (
+                r#"{{ "Calle Mayor, 5; 2º\nTienda"|ical_text }}"#,
+                r"Calle Mayor\, 5\; 2º\nTienda",
+            ),
+        ];
+        for (tpl, want) in cases {
+            assert_eq!(ok(tpl, Value::from(())), *want, "{tpl}");
         }
     }
 
