@@ -91,6 +91,9 @@ codes! {
     TemplateNotFound => "template/not-found",
     /// A template uses a filter or function that does not exist.
     TemplateUnknownFilter => "template/unknown-filter",
+    /// A filter is given a literal argument it cannot take (an unsupported locale or currency,
+    /// an unknown time zone).
+    TemplateArgument => "template/invalid-argument",
     /// Rendering a template failed for a record.
     TemplateRender => "template/render",
     /// A data file cannot be parsed (bad CSV, JSON that is not an array, ...).

@@ -363,6 +363,10 @@ fn stdout_mbox_maildir_and_selection() {
     assert_eq!(
         std::fs::read_dir(dir.path().join("ff"))
             .expect("ff")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+            })
             .count(),
         3,
         "stops at record 4"

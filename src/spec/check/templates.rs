@@ -102,11 +102,40 @@ impl Checker<'_> {
         vars.dedup();
         vars.retain(|v| !assigned.contains(v));
         self.undeclared(ptr, &name, &closure, &vars);
+        self.literal_arguments(ptr, &closure);
         Some(Tmpl {
             flavor,
             name,
             variables: vars,
         })
+    }
+
+    /// Filter arguments written as literals (`|date("xx-YY")`, `tz="Mars/Base"`) are checked
+    /// now, at their line, instead of failing every record.
+    fn literal_arguments(&mut self, ptr: &str, closure: &[(Option<String>, String)]) {
+        for (name, text) in closure {
+            for (range, msg) in crate::filters::literal_argument_problems(text) {
+                let (file, span) = match name {
+                    Some(n) => (self.file_id(n, text), range),
+                    None => {
+                        // Inline: find the literal in the YAML, after the value's start.
+                        let at = self.c.map.value_span(ptr);
+                        let yaml = self.c.sources.text(self.c.file);
+                        let lit = &text[range];
+                        let span = yaml
+                            .get(at.start..)
+                            .and_then(|rest| rest.find(lit))
+                            .map(|i| at.start + i..at.start + i + lit.len())
+                            .unwrap_or(at);
+                        (self.c.file, span)
+                    }
+                };
+                let d = Diagnostic::error(Code::TemplateArgument, msg)
+                    .at(file, span)
+                    .label("not accepted here");
+                self.out.push(d);
+            }
+        }
     }
 
     /// Every variable the template reads must be a declared field.
