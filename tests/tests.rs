@@ -7,5 +7,6 @@ mod cli;
 mod diagnostics;
 mod examples;
 mod fuzz_regressions;
+mod plan;
 mod schema;
 mod snapshots;

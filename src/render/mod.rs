@@ -219,6 +219,20 @@ impl Renderer<'_> {
     /// variable in the expression the error points at (by position in the template source,
     /// never by matching the error text).
     fn failing_field(&self, t: &Tmpl, e: Option<&minijinja::Error>) -> Option<String> {
+        use minijinja::ErrorKind as K;
+        // These are the template's own mistakes, not a value's.
+        if let Some(e) = e
+            && matches!(
+                e.kind(),
+                K::TemplateNotFound
+                    | K::SyntaxError
+                    | K::UnknownFilter
+                    | K::UnknownFunction
+                    | K::UnknownTest
+            )
+        {
+            return None;
+        }
         if t.variables.len() == 1 {
             return t.variables.first().cloned();
         }

@@ -123,12 +123,16 @@ pub struct Field {
 /// One or more addresses: a string (`Name <user@example.com>`, or several separated by commas),
 /// a mapping with `name` and `email`, or a list of either.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+//
+// `Many` comes first: serde's untagged matching takes the first variant that fits, and a struct
+// (`AddressParts`) also deserialises from a sequence, so `[a@x, b@x]` tried as `One` would
+// become the name `a@x` of the address `b@x`.
 #[serde(untagged)]
 pub enum Addresses {
-    /// One or more addresses in one string; may be a template.
-    One(AddressItem),
     /// Several addresses.
     Many(Vec<AddressItem>),
+    /// One or more addresses in one string; may be a template.
+    One(AddressItem),
 }
 
 impl Addresses {

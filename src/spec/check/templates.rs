@@ -42,12 +42,16 @@ impl Checker<'_> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
-                self.err_value(
+                let hint = nearest_file(&self.c.roots(), rel);
+                let d = self.err_value(
                     Code::TemplateNotFound,
                     ptr,
                     format!("template `{rel}` not found"),
                     &format!("looked in {roots}"),
                 );
+                if let Some(h) = hint {
+                    d.help.push(format!("did you mean `{h}`?"));
+                }
                 return None;
             }
             Err(Confine(msg)) => {
@@ -103,6 +107,7 @@ impl Checker<'_> {
         vars.retain(|v| !assigned.contains(v));
         self.undeclared(ptr, &name, &closure, &vars);
         self.literal_arguments(ptr, &closure);
+        self.missing_includes(ptr, &closure);
         Some(Tmpl {
             flavor,
             name,
@@ -133,6 +138,39 @@ impl Checker<'_> {
                 let d = Diagnostic::error(Code::TemplateArgument, msg)
                     .at(file, span)
                     .label("not accepted here");
+                self.out.push(d);
+            }
+        }
+    }
+
+    /// Every template named literally by `extends`, `include` or `import` exists inside the
+    /// template roots: rendering reads no file, so one that is not there now never will be.
+    fn missing_includes(&mut self, ptr: &str, closure: &[(Option<String>, String)]) {
+        let roots = self.c.roots();
+        for (name, text) in closure {
+            for target in referenced_templates(text) {
+                let (code, msg, label) = match resolve_confined(&roots, &target) {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => (
+                        Code::TemplateNotFound,
+                        format!("template `{target}` not found"),
+                        "no such template in the template roots",
+                    ),
+                    Err(Confine(m)) => (Code::SpecPathEscape, m, "outside the template roots"),
+                };
+                let quoted = |q: char| format!("{q}{target}{q}");
+                let (file, span) = match name {
+                    Some(n) => {
+                        let id = self.file_id(n, text);
+                        let at = text.find(&quoted('"')).or_else(|| text.find(&quoted('\'')));
+                        (id, at.map_or(0..0, |i| i..i + target.len() + 2))
+                    }
+                    None => (self.c.file, self.c.map.value_span(ptr)),
+                };
+                let mut d = Diagnostic::error(code, msg).at(file, span).label(label);
+                if let Some(h) = nearest_file(&roots, &target) {
+                    d = d.help(format!("did you mean `{h}`?"));
+                }
                 self.out.push(d);
             }
         }
@@ -338,6 +376,50 @@ pub fn template_closure(
         out.push((Some(n), text));
     }
     out
+}
+
+/// The file under `roots` whose relative path is closest to `wanted` (a did-you-mean for a
+/// template name). Looks three folders deep and at most 2,000 files: a hint, not a search.
+pub fn nearest_file(roots: &[std::path::PathBuf], wanted: &str) -> Option<String> {
+    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if out.len() >= 2000 {
+                return;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let rel = format!("{prefix}{name}");
+            match e.file_type() {
+                Ok(t) if t.is_dir() && depth < 3 => {
+                    walk(&e.path(), &format!("{rel}/"), depth + 1, out)
+                }
+                Ok(t) if t.is_file() => out.push(rel),
+                _ => {}
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for root in roots {
+        walk(root, "", 0, &mut files);
+    }
+    // Edit distance, not Jaro-Winkler: paths share long prefixes and suffixes (`templates/`,
+    // `.txt.j2`) that would make any two names look alike.
+    // The file names must be close; the whole path breaks ties (a folder typo).
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    files
+        .into_iter()
+        .map(|f| {
+            let name = strsim::normalized_levenshtein(&base(wanted), &base(&f));
+            (name, strsim::normalized_levenshtein(wanted, &f), f)
+        })
+        .filter(|(name, _, _)| *name >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, f)| f)
 }
 
 /// The inside of every `{% ... %}` tag, without whitespace-control marks (`-`, `+`).

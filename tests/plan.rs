@@ -1,0 +1,379 @@
+//! The compiled plan and the pure render (issue 8): render reads no file, the envelope is an
+//! output, and the small fixes each have a test that fails without them.
+
+use std::path::Path;
+
+use mail_parser::{MessageParser, MimeHeaders};
+use mailspec::assets::{DirLoader, MemoryLoader};
+use mailspec::diag::Code;
+use mailspec::render::{RenderOptions, render};
+use mailspec::spec::{CompiledSpec, compile_path};
+use serde_json::{Map, Value, json};
+
+fn write(dir: &Path, rel: &str, text: &[u8]) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+fn compile(dir: &Path, spec: &str) -> CompiledSpec {
+    write(dir, "spec.yaml", spec.as_bytes());
+    match compile_path(&dir.join("spec.yaml")) {
+        Ok(c) => c,
+        Err((s, d)) => panic!("does not compile:\n{}", s.render(&d)),
+    }
+}
+
+fn opts() -> RenderOptions {
+    RenderOptions {
+        date: chrono::DateTime::parse_from_rfc3339("2024-06-01T10:00:00+02:00").ok(),
+        ..Default::default()
+    }
+}
+
+fn record(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => panic!("not an object"),
+    }
+}
+
+const HEADER: &str = r#"mailspec: 1
+data:
+  key: id
+  fields:
+    id: { type: string }
+    email: { type: email }
+    name: { type: string }
+"#;
+
+#[test]
+fn render_opens_no_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("shop");
+    write(
+        &dir,
+        "templates/body.txt.j2",
+        b"Hola {{ name }}\n{% include \"templates/foot.txt.j2\" %}",
+    );
+    write(&dir, "templates/foot.txt.j2", b"-- Tienda\n");
+    write(&dir, "assets/terms.txt", b"Terms and conditions\n");
+    write(&dir, "invoices/A-1.pdf", b"%PDF on disk");
+    let spec = format!(
+        "{HEADER}message:
+  from: Shop <shop@example.com>
+  to: \"{{{{ email }}}}\"
+  subject: \"Factura {{{{ id }}}}\"
+  text: {{ template: templates/body.txt.j2 }}
+  attachments:
+    - {{ file: assets/terms.txt }}
+    - {{ file: \"invoices/{{{{ id }}}}.pdf\" }}
+"
+    );
+    let c = compile(&dir, &spec);
+    // Nothing the spec names exists any more: whatever render needs must come from the plan
+    // (templates and static files read at compile time) or from the loader.
+    std::fs::remove_dir_all(&dir).expect("remove the spec's folder");
+    let mut mem = MemoryLoader::new();
+    mem.insert("invoices/A-1.pdf", b"%PDF from memory".to_vec());
+    let rec = record(json!({ "id": "A-1", "email": "ana@example.com", "name": "Ana" }));
+    let m = render(&c, &rec, 1, &mem, &opts()).expect("renders from memory");
+    let parsed = MessageParser::default().parse(&m.bytes).expect("parses");
+    assert_eq!(
+        parsed.body_text(0).as_deref(),
+        Some("Hola Ana\r\n-- Tienda\r\n")
+    );
+    let bodies: Vec<&[u8]> = parsed.attachments().map(|a| a.contents()).collect();
+    assert_eq!(
+        bodies,
+        // text/plain travels with CRLF line ends (RFC 2046 §4.1.1).
+        [b"Terms and conditions\r\n".as_slice(), b"%PDF from memory"]
+    );
+    // The same render with a loader on the (now missing) folder fails for that file only,
+    // naming the field: the loader is the one way to a record's file.
+    let errs = render(&c, &rec, 1, &DirLoader::new(&dir), &opts()).expect_err("no file");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].kind, Code::DataFile);
+    assert_eq!(errs[0].field.as_deref(), Some("id"));
+    assert_eq!(errs[0].at.as_deref(), Some("message.attachments.1.file"));
+}
+
+#[test]
+fn envelope_is_in_the_report_and_beside_each_message_never_inside() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}  sample:
+    - {{ id: \"a/b\", email: ana@example.com, name: Ana }}
+    - {{ id: \"a_b\", email: bea@example.com, name: Bea }}
+message:
+  from: Shop <shop@example.com>
+  to: \"{{{{ name }}}} <{{{{ email }}}}>\"
+  cc: Copia <copia@example.com>
+  bcc: [auditoria@example.com, \"{{{{ id|length }}}}@bcc.example\"]
+  subject: Hola
+  date: \"2024-06-01T10:00:00+02:00\"
+  envelope: {{ from: bounces@shop.example }}
+  text: {{ content: \"Hola {{{{ name }}}}\" }}
+"
+    );
+    write(dir, "spec.yaml", spec.as_bytes());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailspec"))
+        .args([
+            "render",
+            "spec.yaml",
+            "--out",
+            "out",
+            "--report",
+            "report.jsonl",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(dir.join("report.jsonl")).expect("report");
+    let lines: Vec<Value> = report
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    // Two literal items in a list are two addresses (a list once read as a name and address).
+    let want = json!([
+        "ana@example.com",
+        "copia@example.com",
+        "auditoria@example.com",
+        "3@bcc.example"
+    ]);
+    assert_eq!(lines[0]["mail_from"], "bounces@shop.example");
+    assert_eq!(lines[0]["rcpt_to"], want);
+    // Ids that differ only in characters a file name cannot hold still get their own files.
+    let names: Vec<String> = lines
+        .iter()
+        .map(|l| l["output"].as_str().expect("output").to_string())
+        .collect();
+    assert_ne!(names[0], names[1]);
+    for (line, output) in lines.iter().zip(&names) {
+        let eml = std::fs::read(dir.join(output)).expect("eml");
+        let side_path = dir.join(output.replace(".eml", ".envelope.json"));
+        let side: Value =
+            serde_json::from_slice(&std::fs::read(side_path).expect("sidecar")).expect("json");
+        assert_eq!(side["rcpt_to"], line["rcpt_to"]);
+        assert_eq!(side["mail_from"], "bounces@shop.example");
+        assert_eq!(side["message_id"], line["message_id"]);
+        use sha2::Digest;
+        let sha: String = sha2::Sha256::digest(&eml)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(side["sha256"], sha.as_str());
+        let text = String::from_utf8_lossy(&eml).to_ascii_lowercase();
+        assert!(!text.contains("bcc"), "a Bcc leaked into the message");
+        assert!(!text.contains("auditoria"), "a Bcc address leaked");
+    }
+}
+
+#[test]
+fn type_comes_from_the_rendered_file_name() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(dir, "files/doc-1", b"%PDF-1.4 x");
+    let spec = format!(
+        "{HEADER}    doc_name: {{ type: string }}
+message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: Doc
+  text: {{ content: Adjunto }}
+  attachments:
+    - {{ file: \"files/doc-{{{{ id }}}}\", filename: \"{{{{ doc_name }}}}\" }}
+"
+    );
+    let c = compile(dir, &spec);
+    // Neither name has a literal extension: check says the type depends on the record.
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.code == Code::SpecPart && w.message.contains("depends on the record")),
+        "{:?}",
+        c.warnings
+    );
+    let rec = record(
+        json!({ "id": "1", "email": "a@example.com", "name": "A", "doc_name": "factura.pdf" }),
+    );
+    let m = render(&c, &rec, 1, &DirLoader::new(&c.dir), &opts()).expect("renders");
+    let parsed = MessageParser::default().parse(&m.bytes).expect("parses");
+    let att = parsed.attachments().next().expect("attachment");
+    let ct = att.content_type().expect("content type");
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("application", Some("pdf")),
+        "guessed from `factura.pdf`, not from the template text"
+    );
+    assert_eq!(att.attachment_name(), Some("factura.pdf"));
+}
+
+#[test]
+fn templated_parts_of_any_type_get_crlf_and_templated_params() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}    method: {{ type: string }}
+message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: Cita
+  body:
+    multipart: mixed
+    parts:
+      - {{ type: text/plain, content: \"Hola {{{{ name }}}}\" }}
+      - type: application/ics
+        params: {{ method: \"{{{{ method }}}}\" }}
+        filename: invite.ics
+        content: |
+          BEGIN:VCALENDAR
+          METHOD:{{{{ method }}}}
+          SUMMARY:{{{{ name }}}}
+          END:VCALENDAR
+"
+    );
+    let c = compile(dir, &spec);
+    let rec =
+        record(json!({ "id": "1", "email": "a@example.com", "name": "Ana", "method": "CANCEL" }));
+    let m = render(&c, &rec, 1, &DirLoader::new(&c.dir), &opts()).expect("renders");
+    let parsed = MessageParser::default().parse(&m.bytes).expect("parses");
+    let ics = parsed.attachments().next().expect("ics");
+    assert_eq!(
+        ics.contents(),
+        b"BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\nSUMMARY:Ana\r\nEND:VCALENDAR\r\n",
+        "RFC 5545 §3.1: content lines end in CRLF"
+    );
+    let ct = ics.content_type().expect("type");
+    assert_eq!(ct.attribute("method"), Some("CANCEL"));
+}
+
+#[test]
+fn record_values_keep_their_white_space_in_headers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}    subject: {{ type: string }}
+message:
+  from: shop@example.com
+  to: {{ name: \"{{{{ name }}}}\", email: \"{{{{ email }}}}\" }}
+  cc: \"{{{{ name }}}} <copy@example.com>\"
+  subject: \"{{{{ subject }}}}\"
+  text: {{ content: Hola }}
+"
+    );
+    let c = compile(dir, &spec);
+    let rec = record(json!({
+        "id": "1", "email": "a@example.com", "name": "  Ana María ", "subject": " Tu pedido  "
+    }));
+    let m = render(&c, &rec, 1, &DirLoader::new(&c.dir), &opts()).expect("renders");
+    let parsed = MessageParser::default().parse(&m.bytes).expect("parses");
+    assert_eq!(parsed.subject(), Some(" Tu pedido  "));
+    let to = parsed.to().and_then(|a| a.first()).expect("to");
+    assert_eq!(to.name(), Some("  Ana María "));
+    let cc = parsed.cc().and_then(|a| a.first()).expect("cc");
+    assert_eq!(cc.name(), Some("  Ana María "));
+}
+
+#[test]
+fn every_record_error_names_its_field() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}    total: {{ type: decimal }}
+    locale: {{ type: string }}
+message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: Total
+  text:
+    content: |
+      Hola {{{{ name }}}},
+      total: {{{{ total|money(\"EUR\", locale) }}}}
+"
+    );
+    let c = compile(dir, &spec);
+    let rec = record(json!({
+        "id": "1", "email": "a@example.com", "name": "Ana", "total": "10.00", "locale": "ja-JP"
+    }));
+    let errs = render(&c, &rec, 1, &DirLoader::new(&c.dir), &opts()).expect_err("bad locale");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    // The template reads three fields; the failing expression is the one with `locale`
+    // (found by the error's position in the template, not by searching the message).
+    assert_eq!(errs[0].field.as_deref(), Some("locale"));
+    assert!(errs[0].message.contains("line 2"), "{}", errs[0].message);
+}
+
+#[test]
+fn a_header_check_accepts_renders_for_every_record() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: Hola
+  headers: {{ Content-Language: es, X-Campaign: \"c-{{{{ id }}}}\" }}
+  text: {{ content: Hola }}
+"
+    );
+    let c = compile(dir, &spec);
+    for i in 0..3 {
+        let rec = record(json!({ "id": i.to_string(), "email": "a@example.com", "name": "A" }));
+        let m = render(&c, &rec, i + 1, &DirLoader::new(&c.dir), &opts()).expect("renders");
+        let text = String::from_utf8_lossy(&m.bytes);
+        assert!(text.contains("\r\nContent-Language: es\r\n"), "{text}");
+    }
+    // And a header the emitter refuses is refused by check, with a truthful hint.
+    write(
+        dir,
+        "bad.yaml",
+        spec.replace("Content-Language: es", "Received: x")
+            .as_bytes(),
+    );
+    let (sources, diags) = compile_path(&dir.join("bad.yaml")).expect_err("refused");
+    let text = sources.render(&diags);
+    assert!(text.contains("spec/header"), "{text}");
+    assert!(text.contains("RFC 5321"), "{text}");
+}
+
+#[test]
+fn check_finds_a_missing_include() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    write(
+        dir,
+        "body.txt.j2",
+        b"Hola {{ name }}\n{% include \"foot.txt.j2\" %}\n",
+    );
+    write(dir, "footer.txt.j2", b"--\n");
+    let spec = format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: Hola
+  text: {{ template: body.txt.j2 }}
+"
+    );
+    write(dir, "spec.yaml", spec.as_bytes());
+    let (sources, diags) = compile_path(&dir.join("spec.yaml")).expect_err("refused");
+    let d = diags
+        .iter()
+        .find(|d| d.code == Code::TemplateNotFound)
+        .unwrap_or_else(|| panic!("{}", sources.render(&diags)));
+    let (file, line, col) = sources.position(d).expect("located");
+    assert!(file.ends_with("body.txt.j2"), "{file}");
+    assert_eq!((line, col), (2, 12));
+    assert!(
+        d.help.iter().any(|h| h.contains("footer.txt.j2")),
+        "{:?}",
+        d.help
+    );
+}
