@@ -946,8 +946,6 @@ struct Group {
     differ: Vec<(usize, Option<u64>, String)>,
     /// Why the record is refused, when it is.
     failure: Option<DataError>,
-    /// Rows that could not be read while this group was open, reported after it.
-    after: Vec<(Option<u64>, DataError)>,
 }
 
 struct CsvRows<R: Read> {
@@ -1119,7 +1117,6 @@ impl<R: Read> CsvRows<R> {
             first_blank,
             differ: Vec::new(),
             failure,
-            after: Vec::new(),
         }
     }
 
@@ -1161,15 +1158,11 @@ impl<R: Read> CsvRows<R> {
         self.group = Some(g);
     }
 
-    /// Ends a group: its record (or error), then the rows that could not be read meanwhile.
-    fn close(&mut self, mut g: Group) {
+    /// Ends a group: its record, or why it is refused.
+    fn close(&mut self, g: Group) {
         self.index += 1;
-        let after = std::mem::take(&mut g.after);
         let item = self.finish(self.index, g);
         self.ready.push_back(item);
-        for (line, e) in after {
-            self.push_error(line, e);
-        }
     }
 
     fn finish(&self, index: usize, g: Group) -> Item {
@@ -1263,7 +1256,8 @@ impl<R: Read> CsvRows<R> {
                     }
                     (Some(g), None) => {
                         // It may belong to this record: sending the record without it could
-                        // drop an element, so the record is refused too.
+                        // drop an element, so the record is refused too. The row is reported
+                        // now, before the record it interrupts, so nothing piles up in memory.
                         let key = truncate(&g.key, 60);
                         g.failure.get_or_insert_with(|| {
                             DataError::new(
@@ -1275,7 +1269,7 @@ impl<R: Read> CsvRows<R> {
                                 ),
                             )
                         });
-                        g.after.push((line, error));
+                        self.push_error(line, error);
                     }
                     (open, _) => {
                         if open.is_some()
@@ -2275,18 +2269,18 @@ mod tests {
         );
 
         // A key in the second column of a short row may have shifted: membership is unknown,
-        // so the open record is refused and the row reported after it.
-        let csv = "sku,id,items[].n\nA,S1,1\nB,S1\nC,S2,3\n";
+        // so the open record is refused too; the row is reported as soon as it is read.
+        let csv = "sku,id,items[].n\nA,S1,1\nB,S1\nC,S1,2\nD,S2,3\n";
         let items = all(csv, None, Some("id"));
         assert_eq!(items.len(), 3, "{items:?}");
+        assert!(err(&items[0]).2.message.contains("row has 2 cells"));
+        assert_eq!(err(&items[0]).1, Some(3));
+        let (index, line, e) = err(&items[1]);
+        assert_eq!((*index, *line), (2, Some(2)));
         assert!(
-            err(&items[0])
-                .2
-                .message
-                .contains("may be one of the rows of key `S1`")
+            e.message
+                .contains("line 3 cannot be read and may be one of the rows of key `S1`")
         );
-        assert!(err(&items[1]).2.message.contains("row has 2 cells"));
-        assert_eq!(err(&items[1]).1, Some(3));
         assert_eq!(ok(&items[2]).index, 3);
 
         // Another key: the open record is complete.
