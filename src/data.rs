@@ -872,7 +872,7 @@ fn read_csv(
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(std::io::Cursor::new(first).chain(input));
+        .from_reader(BlankLines::new(std::io::Cursor::new(first).chain(input)));
     let header = rdr.byte_headers().map_err(|e| {
         vec![DataError::new(
             Code::DataParse,
@@ -909,6 +909,62 @@ fn read_csv(
         warnings: check.warnings,
         notes,
     })
+}
+
+/// Notes where blank lines are in the stream under the csv reader. The csv crate skips blank
+/// lines between records but gives the next record the position where they began, so its line
+/// would be too low by the number skipped; `file:line` in errors must point at the row.
+struct BlankLines<R> {
+    inner: R,
+    /// Bytes read so far.
+    offset: u64,
+    /// Whether the last byte read was a line feed.
+    after_lf: bool,
+    /// Runs of blank lines not yet passed by a record: (offset of the first, how many).
+    /// Those behind the current record are dropped, so this holds at most what the csv reader
+    /// has buffered ahead.
+    runs: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl<R: Read> BlankLines<R> {
+    fn new(inner: R) -> Self {
+        BlankLines {
+            inner,
+            offset: 0,
+            after_lf: false,
+            runs: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// How many blank lines start at `offset` (where a record's position points). Line feeds
+    /// in a row inside a quoted cell are noted too, but no record starts there.
+    fn skipped_at(&mut self, offset: u64) -> u64 {
+        while self.runs.front().is_some_and(|&(start, _)| start < offset) {
+            self.runs.pop_front();
+        }
+        match self.runs.front() {
+            Some(&(start, n)) if start == offset => n,
+            _ => 0,
+        }
+    }
+}
+
+impl<R: Read> Read for BlankLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' && self.after_lf {
+                let at = self.offset + i as u64;
+                match self.runs.back_mut() {
+                    Some((start, count)) if *start + *count == at => *count += 1,
+                    _ => self.runs.push_back((at, 1)),
+                }
+            }
+            self.after_lf = b == b'\n';
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 /// One row as read.
@@ -949,7 +1005,7 @@ struct Group {
 }
 
 struct CsvRows<R: Read> {
-    rdr: csv::Reader<R>,
+    rdr: csv::Reader<BlankLines<R>>,
     rec: csv::ByteRecord,
     width: usize,
     plan: Plan,
@@ -985,7 +1041,10 @@ impl<R: Read> CsvRows<R> {
             Ok(false) => Row::End,
             Ok(true) => {
                 let rec = &self.rec;
-                let line = rec.position().map(|p| p.line());
+                let line = rec.position().map(|p| {
+                    let skipped = self.rdr.get_mut().skipped_at(p.byte());
+                    p.line() + skipped
+                });
                 if rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty) && self.width > 1 {
                     return Row::Blank;
                 }
@@ -2499,5 +2558,46 @@ mod tests {
         .map(|_| ())
         .expect_err("refused");
         assert!(e[0].message.contains("CSV data only"));
+    }
+
+    #[test]
+    fn csv_lines_are_right_after_blank_lines() {
+        let lines = |data: &str| -> Vec<Option<u64>> {
+            read(
+                Box::new(std::io::Cursor::new(data.as_bytes().to_vec())),
+                Format::Csv,
+            )
+            .expect("csv")
+            .map(|i| match i {
+                Ok(r) => r.line,
+                Err((_, l, _)) => l,
+            })
+            .collect()
+        };
+        assert_eq!(
+            lines("id,name\n1,a\n\n2,b\n\n\n3,c\n\n"),
+            [Some(2), Some(4), Some(7)]
+        );
+        assert_eq!(lines("id,name\r\n\r\n1,a\r\n\r\n2\r\n"), [Some(3), Some(5)]);
+        // Blank lines inside a quoted cell belong to the row; the next row's line is still right.
+        assert_eq!(
+            lines("id,name\n1,\"x\n\n\ny\"\n\n2,b\n"),
+            [Some(2), Some(7)]
+        );
+        let grouped: Vec<Option<u64>> = read_with(
+            Box::new(std::io::Cursor::new(
+                b"id,t[]\n1,a\n\n1,b\n\n2,c\n".to_vec(),
+            )),
+            Format::Csv,
+            &ReadOptions {
+                key: Some("id"),
+                ..ReadOptions::default()
+            },
+        )
+        .expect("csv")
+        .items
+        .map(|i| i.ok().and_then(|r| r.line))
+        .collect();
+        assert_eq!(grouped, [Some(2), Some(6)]);
     }
 }
