@@ -326,26 +326,30 @@ fn process(
         envelope: None,
         errors: Vec::new(),
     };
+    let mut refuse = |rep: &mut RecordReport, errs: Vec<data::DataError>| {
+        // A refused record still claims its id: a later record with the same id (the rest of
+        // a refused group of CSV rows) must not go out as if it were the whole record.
+        if let Some(k) = &rep.key {
+            seen.insert(key_digest(k));
+        }
+        rep.errors = errs.into_iter().map(Error::from).collect();
+    };
     let too_big = data::check_limits(&raw, opts.render.max_field);
     if !too_big.is_empty() {
-        rep.errors = too_big.into_iter().map(Error::from).collect();
+        refuse(&mut rep, too_big);
         return Ok(rep);
     }
     let record = match data::coerce(&c.spec.data.fields, &raw) {
         Ok(r) => r,
         Err(errs) => {
-            rep.errors = errs.into_iter().map(Error::from).collect();
+            refuse(&mut rep, errs);
             return Ok(rep);
         }
     };
     let key = render::record_key(&c.plan, &record, index);
     rep.key = Some(key.clone());
     // The record id is the message's identity (it seeds the Message-ID): one message per id.
-    let digest = crate::mime::ident::stable_hash(&[key.as_bytes()]);
-    let short = u64::from_be_bytes([
-        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
-    ]);
-    if !seen.insert(short) {
+    if !seen.insert(key_digest(&key)) {
         rep.errors.push(Error::new(
             Code::DataDuplicateKey,
             format!("key `{key}` was already used by an earlier record (keys name output files and seed the Message-ID)"),
@@ -363,6 +367,12 @@ fn process(
         Err(errs) => rep.errors = errs,
     }
     Ok(rep)
+}
+
+/// The 64-bit digest of a record id kept by [`KeyIndex`].
+fn key_digest(key: &str) -> u64 {
+    let d = crate::mime::ident::stable_hash(&[key.as_bytes()]);
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
 /// A sink that keeps nothing: a dry run renders to find errors and writes nothing.

@@ -94,20 +94,120 @@ impl DataError {
 /// One item of a data source: a record, or an error at a position (the batch goes on).
 pub type Item = Result<RawRecord, (usize, Option<u64>, DataError)>;
 
-/// Opens a data source as a streaming iterator of records.
+/// How to read a data source: what the spec declares about its records, and the CSV delimiter.
+/// The default reads any source without knowing the spec (no header checks, commas).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions<'a> {
+    /// The spec's `data.fields`. With them a CSV header is checked once, for the whole source:
+    /// a required field with no column is one error (not one per row), an undeclared column a
+    /// warning.
+    pub fields: Option<&'a IndexMap<String, Field>>,
+    /// The spec's `data.key`: the field whose value groups consecutive rows into one record
+    /// when the header has `[]` columns (`items[].sku`).
+    pub key: Option<&'a str>,
+    /// The CSV delimiter (one ASCII byte). `None`: a comma, or the semicolon or tab the header
+    /// row plainly uses (see [`read_with`]).
+    pub delimiter: Option<u8>,
+}
+
+/// An opened data source: its records, and what the user should hear once about the source
+/// as a whole.
+pub struct Opened {
+    /// The records, streamed.
+    pub items: Box<dyn Iterator<Item = Item>>,
+    /// Problems that do not stop the source (a column no field declares), each to print once.
+    pub warnings: Vec<DataError>,
+    /// Plain notices (the delimiter that was detected), each to print once.
+    pub notes: Vec<String>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("warnings", &self.warnings)
+            .field("notes", &self.notes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of checking a CSV header against the spec: errors refuse the whole source (every
+/// record would fail the same way), warnings do not.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderCheck {
+    /// Problems that refuse the source.
+    pub errors: Vec<DataError>,
+    /// Problems worth telling once.
+    pub warnings: Vec<DataError>,
+}
+
+/// Opens a data source as a streaming iterator of records, without the spec's declarations
+/// (see [`read_with`]).
 ///
 /// # Errors
-/// When the source as a whole cannot be read (not UTF-8 JSON, not an array...).
+/// When the source as a whole cannot be read (not UTF-8 JSON, not an array, a CSV header whose
+/// columns conflict...). Several header problems are joined into one message.
 pub fn read(
     reader: Box<dyn Read + Send>,
     format: Format,
 ) -> Result<Box<dyn Iterator<Item = Item>>, DataError> {
-    match format {
-        Format::Csv => Ok(Box::new(read_csv(reader)?)),
-        Format::Jsonl => Ok(Box::new(read_jsonl(reader))),
-        Format::Json => read_json(reader),
-        Format::Yaml => read_yaml(reader),
+    match read_with(reader, format, &ReadOptions::default()) {
+        Ok(o) => Ok(o.items),
+        Err(errors) => Err(join_errors(errors)),
     }
+}
+
+/// Opens a data source as a streaming iterator of records.
+///
+/// CSV columns are paths: `carrier.name` and `carrier.url` build the object
+/// `{"carrier": {"name": .., "url": ..}}`, and `items[].sku`, `items[].qty` make `items` a list
+/// with one element per row, consecutive rows with the same `opts.key` value forming one
+/// record (the other columns must repeat the same value on each of its rows). With
+/// `opts.fields`, the header is checked against the declarations ([`check_csv_header`]), and
+/// when no delimiter is given and the header is one comma-free column that splits on `;` (or a
+/// tab) into columns naming every required field, that delimiter is used and a note says so.
+///
+/// # Errors
+/// Every problem with the source as a whole: unreadable, not the expected shape, or a CSV
+/// header that cannot give valid records (conflicting columns, a required field with no
+/// column, `[]` columns without a key).
+pub fn read_with(
+    reader: Box<dyn Read + Send>,
+    format: Format,
+    opts: &ReadOptions<'_>,
+) -> Result<Opened, Vec<DataError>> {
+    if format != Format::Csv && opts.delimiter.is_some() {
+        return Err(vec![DataError::new(
+            Code::DataParse,
+            None,
+            "a delimiter applies to CSV data only",
+        )]);
+    }
+    let items: Box<dyn Iterator<Item = Item>> = match format {
+        Format::Csv => return read_csv(reader, opts),
+        Format::Jsonl => Box::new(read_jsonl(reader)),
+        Format::Json => read_json(reader).map_err(|e| vec![e])?,
+        Format::Yaml => read_yaml(reader).map_err(|e| vec![e])?,
+    };
+    Ok(Opened {
+        items,
+        warnings: Vec::new(),
+        notes: Vec::new(),
+    })
+}
+
+/// One error standing for several, for callers that take one.
+pub(crate) fn join_errors(errors: Vec<DataError>) -> DataError {
+    let code = errors.first().map_or(Code::DataParse, |e| e.code);
+    let field = match errors.as_slice() {
+        [one] => one.field.clone(),
+        _ => None,
+    };
+    let message = errors
+        .into_iter()
+        .map(|e| e.message)
+        .collect::<Vec<_>>()
+        .join("; ");
+    DataError::new(code, field, message)
 }
 
 /// Reads CRLF as LF. The csv crate reports a record's line one too low after CRLF line ends
@@ -182,99 +282,1120 @@ impl<R: Read> Read for CrlfToLf<R> {
     }
 }
 
-fn read_csv(reader: Box<dyn Read + Send>) -> Result<impl Iterator<Item = Item>, DataError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(CrlfToLf::new(reader));
-    let headers = rdr
-        .headers()
-        .map_err(|e| {
-            DataError::new(
+/// The list marker in a column path: the column `items[].sku` is the path `items`, `[]`, `sku`.
+const LIST: &str = "[]";
+
+/// What the header row says about every record: where each column goes.
+#[derive(Debug)]
+struct Plan {
+    /// Each column's path in the record; `None` for a column that is ignored (no name, or a
+    /// header error, which refuses the source anyway).
+    paths: Vec<Option<Vec<String>>>,
+    /// With `[]` columns: how rows are grouped into records.
+    group: Option<Grouping>,
+}
+
+#[derive(Debug)]
+struct Grouping {
+    /// Path of the list the `[]` columns fill (`items`).
+    list: Vec<String>,
+    /// The column holding the record key.
+    key_col: usize,
+}
+
+/// The tree of column paths. It finds conflicts (`carrier` and `carrier.name`) and drives the
+/// checks against the declared fields.
+#[derive(Debug, Default)]
+struct Node {
+    column: Option<usize>,
+    children: IndexMap<String, Node>,
+}
+
+impl Node {
+    fn first_column(&self) -> Option<usize> {
+        self.column
+            .or_else(|| self.children.values().find_map(Node::first_column))
+    }
+
+    fn columns(&self, out: &mut Vec<usize>) {
+        out.extend(self.column);
+        for c in self.children.values() {
+            c.columns(out);
+        }
+    }
+
+    /// The column that `path` would clash with: one giving a prefix of it, one built from parts
+    /// of it, the same path, or a list and an object at the same place.
+    fn clash(&self, path: &[String]) -> Option<usize> {
+        let mut node = self;
+        for seg in path {
+            if node.column.is_some() {
+                return node.column;
+            }
+            let other_shape = node
+                .children
+                .iter()
+                .find(|(k, _)| (k.as_str() == LIST) != (seg == LIST));
+            if let Some((_, n)) = other_shape {
+                return n.first_column();
+            }
+            match node.children.get(seg) {
+                Some(n) => node = n,
+                None => return None,
+            }
+        }
+        node.first_column()
+    }
+
+    fn insert(&mut self, path: &[String], column: usize) {
+        let mut node = self;
+        for seg in path {
+            node = node.children.entry(seg.clone()).or_default();
+        }
+        node.column = Some(column);
+    }
+}
+
+/// A column name as a path: `carrier.name` → `carrier`, `name`; `items[].sku` → `items`, `[]`,
+/// `sku`.
+fn parse_column(
+    name: &str,
+    fields: Option<&IndexMap<String, Field>>,
+) -> Result<Vec<String>, String> {
+    let mut path: Vec<String> = Vec::new();
+    for piece in name.split('.') {
+        let (seg, list) = match piece.strip_suffix(LIST) {
+            Some(s) => (s, true),
+            None => (piece, false),
+        };
+        if seg.is_empty() {
+            return Err(format!(
+                "column `{name}` has an empty name between dots; nested fields are written \
+                 `carrier.name`, and one list element per row `items[].sku`"
+            ));
+        }
+        // `items.0.sku` would be a list position: positions depend on how many elements a
+        // record has, so they are refused rather than guessed; a numeric name is fine where
+        // the spec declares it as an object's field.
+        if seg.bytes().all(|b| b.is_ascii_digit()) && !declares(fields, &path, seg) {
+            return Err(format!(
+                "column `{name}`: `{seg}` looks like a list position, and positions cannot be \
+                 columns; write one row per element with `[]` columns (`items[].sku`), or the \
+                 whole list as JSON in one column"
+            ));
+        }
+        path.push(seg.to_string());
+        if list {
+            path.push(LIST.to_string());
+        }
+    }
+    if path.iter().filter(|s| *s == LIST).count() > 1 {
+        return Err(format!(
+            "column `{name}` has more than one `[]`: only one list can take one element per \
+             row; give deeper lists as JSON in one column"
+        ));
+    }
+    Ok(path)
+}
+
+/// Whether the spec declares `name` as a field of the object at `parent`.
+fn declares(fields: Option<&IndexMap<String, Field>>, parent: &[String], name: &str) -> bool {
+    let mut level = fields;
+    let mut field: Option<&Field> = None;
+    for seg in parent {
+        field = if seg == LIST {
+            field.and_then(|f| f.items.as_deref())
+        } else {
+            level.and_then(|m| m.get(seg))
+        };
+        level = field.and_then(|f| f.fields.as_ref());
+    }
+    level.is_some_and(|m| m.contains_key(name))
+}
+
+fn is_required(f: &Field) -> bool {
+    f.default.is_none() && f.required != Some(false)
+}
+
+fn kind_name(k: FieldType) -> &'static str {
+    match k {
+        FieldType::String => "string",
+        FieldType::Email => "email",
+        FieldType::Integer => "integer",
+        FieldType::Decimal => "decimal",
+        FieldType::Boolean => "boolean",
+        FieldType::Date => "date",
+        FieldType::Datetime => "datetime",
+        FieldType::Url => "url",
+        FieldType::List => "list",
+        FieldType::Object => "object",
+    }
+}
+
+/// Spreadsheet headers drift in spacing, case and hyphens (`First Name`, `first-name`);
+/// compared this way they still point at `first_name`.
+fn normalise(s: &str) -> String {
+    s.trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
+        .collect()
+}
+
+/// The candidate `name` most likely meant, for "did you mean" hints.
+fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let n = normalise(name);
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let score = if normalise(c) == n {
+            2.0
+        } else {
+            strsim::jaro_winkler(&n, &normalise(c))
+        };
+        if score > 0.85 && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Checks a CSV header against the spec's declared fields and `data.key`, once for the whole
+/// source: conflicting or malformed column names, `[]` columns without a key, and required
+/// fields with no column are errors (every record would fail the same way); a column no field
+/// declares is a warning (its values are ignored), with a did-you-mean hint.
+pub fn check_csv_header(
+    fields: &IndexMap<String, Field>,
+    key: Option<&str>,
+    header: &[&str],
+) -> HeaderCheck {
+    let names: Vec<String> = header.iter().map(|h| clean_name(h)).collect();
+    plan_header(&names, key, Some(fields)).1
+}
+
+/// A header cell as a name: no byte-order mark, no surrounding spaces.
+fn clean_name(h: &str) -> String {
+    h.trim_start_matches('\u{feff}').trim().to_string()
+}
+
+fn plan_header(
+    names: &[String],
+    key: Option<&str>,
+    fields: Option<&IndexMap<String, Field>>,
+) -> (Plan, HeaderCheck) {
+    let mut check = HeaderCheck::default();
+    let mut root = Node::default();
+    let mut paths = Vec::with_capacity(names.len());
+    let mut list: Option<(usize, Vec<String>)> = None;
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            check.warnings.push(DataError::new(
                 Code::DataParse,
                 None,
-                format!("cannot read the CSV header row: {e}"),
-            )
-        })?
-        .clone();
-    let names: Vec<String> = headers
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-        .collect();
-    let mut index = 0usize;
-    let mut record = csv::StringRecord::new();
-    let mut done = false;
-    Ok(std::iter::from_fn(move || {
-        loop {
-            if done {
-                return None;
+                format!("column {} has no name, so its values are ignored", i + 1),
+            ));
+            paths.push(None);
+            continue;
+        }
+        let path = match parse_column(name, fields) {
+            Ok(p) => p,
+            Err(m) => {
+                check
+                    .errors
+                    .push(DataError::new(Code::DataParse, Some(name.clone()), m));
+                paths.push(None);
+                continue;
             }
-            index += 1;
-            match rdr.read_record(&mut record) {
-                Ok(false) => return None,
-                Ok(true) => {
-                    let line = record.position().map(|p| p.line());
-                    if record.len() == 1
-                        && record.get(0).is_some_and(str::is_empty)
-                        && names.len() > 1
-                    {
-                        // A blank line: not a record.
-                        index -= 1;
-                        continue;
-                    }
-                    if record.len() != names.len() {
-                        return Some(Err((
-                            index,
-                            line,
-                            DataError::new(
-                                Code::DataParse,
-                                None,
-                                format!(
-                                    "row has {} cells, the header has {}",
-                                    record.len(),
-                                    names.len()
-                                ),
-                            ),
-                        )));
-                    }
-                    if record.as_slice().len() > MAX_RECORD_BYTES {
-                        return Some(Err((
-                            index,
-                            line,
-                            DataError::new(
-                                Code::DataLimit,
-                                None,
-                                format!("row is larger than {MAX_RECORD_BYTES} bytes"),
-                            ),
-                        )));
-                    }
-                    let mut values = Map::new();
-                    for (name, cell) in names.iter().zip(record.iter()) {
-                        values.insert(name.clone(), Value::String(cell.to_string()));
-                    }
-                    return Some(Ok(RawRecord {
-                        index,
-                        line,
-                        values,
-                        from_text: true,
-                    }));
+        };
+        if let Some(other) = root.clash(&path) {
+            let first = names.get(other).map_or("", String::as_str);
+            let message = if first == name {
+                format!(
+                    "column `{name}` appears twice (columns {} and {}): which value a record \
+                     has would be a guess",
+                    other + 1,
+                    i + 1
+                )
+            } else {
+                format!(
+                    "columns `{first}` and `{name}` conflict: one place in the record cannot be \
+                     both a single value and built from other columns, or both a list and an \
+                     object; keep one of them"
+                )
+            };
+            check
+                .errors
+                .push(DataError::new(Code::DataParse, Some(name.clone()), message));
+            paths.push(None);
+            continue;
+        }
+        if let Some(at) = path.iter().position(|s| s == LIST) {
+            let head = path[..at].to_vec();
+            match &list {
+                Some((first, h)) if *h != head => {
+                    let first = names.get(*first).map_or("", String::as_str);
+                    check.errors.push(DataError::new(
+                        Code::DataParse,
+                        Some(name.clone()),
+                        format!(
+                            "columns `{first}` and `{name}` fill two different lists, and rows \
+                             can fill only one list a file; give the other as JSON in one column"
+                        ),
+                    ));
+                    paths.push(None);
+                    continue;
                 }
-                Err(e) => {
-                    let line = e.position().map(|p| p.line());
-                    let msg = match e.kind() {
-                        csv::ErrorKind::Utf8 { .. } => "row is not valid UTF-8".to_string(),
-                        _ => format!("cannot parse CSV: {e}"),
-                    };
-                    // An I/O error ends the source; a bad row does not.
-                    done = matches!(e.kind(), csv::ErrorKind::Io(_));
-                    return Some(Err((
-                        index,
-                        line,
-                        DataError::new(Code::DataParse, None, msg),
-                    )));
+                Some(_) => {}
+                None => list = Some((i, head)),
+            }
+        }
+        root.insert(&path, i);
+        paths.push(Some(path));
+    }
+    let group = match list {
+        None => None,
+        Some((first, head)) => {
+            let first = names.get(first).map_or("", String::as_str);
+            match key {
+                None => {
+                    check.errors.push(DataError::new(
+                        Code::DataParse,
+                        Some(first.to_string()),
+                        format!(
+                            "column `{first}` puts one list element on each row, and the rows of \
+                             one record are grouped by its key, so a key is needed: set \
+                             `data.key` in the spec"
+                        ),
+                    ));
+                    None
+                }
+                Some(k) => {
+                    let key_col = paths
+                        .iter()
+                        .position(|p| p.as_deref().is_some_and(|p| p.len() == 1 && p[0] == k));
+                    match key_col {
+                        Some(key_col) => Some(Grouping {
+                            list: head,
+                            key_col,
+                        }),
+                        None => {
+                            check.errors.push(DataError::new(
+                                Code::DataParse,
+                                Some(k.to_string()),
+                                format!(
+                                    "column `{first}` puts one list element on each row, and the \
+                                     rows of one record are grouped by the key `{k}`, but the \
+                                     header has no `{k}` column"
+                                ),
+                            ));
+                            None
+                        }
+                    }
                 }
             }
         }
-    }))
+    };
+    if let Some(fields) = fields
+        && !names.is_empty()
+    {
+        let mut unknown = Vec::new();
+        check_declared(fields, &root, "", key, names, &mut check, &mut unknown);
+        warn_unknown(unknown, &mut check);
+    }
+    (Plan { paths, group }, check)
+}
+
+/// Column indexes no field declares, with the declared name each probably meant.
+type Unknown = Vec<(String, Option<String>)>;
+
+fn check_declared(
+    fields: &IndexMap<String, Field>,
+    node: &Node,
+    prefix: &str,
+    key: Option<&str>,
+    names: &[String],
+    check: &mut HeaderCheck,
+    unknown: &mut Unknown,
+) {
+    for (name, f) in fields {
+        let path = format!("{prefix}{name}");
+        match node.children.get(name) {
+            None if is_required(f) => {
+                let mut message =
+                    format!("the header has no column `{path}`, and every record needs it");
+                if let Some(h) = closest(&path, names.iter().map(String::as_str)) {
+                    message.push_str(&format!(" (the header has `{h}`: rename it to `{path}`)"));
+                }
+                check
+                    .errors
+                    .push(DataError::new(Code::DataMissingField, Some(path), message));
+            }
+            None => {}
+            Some(child) => check_field(f, child, &path, names, check, unknown),
+        }
+    }
+    let declared: Vec<String> = fields.keys().map(|k| format!("{prefix}{k}")).collect();
+    for (seg, child) in &node.children {
+        if fields.contains_key(seg) || (prefix.is_empty() && key == Some(seg.as_str())) {
+            continue;
+        }
+        let mut cols = Vec::new();
+        child.columns(&mut cols);
+        for c in cols {
+            let written = names.get(c).map_or("", String::as_str);
+            let hint = closest(written, declared.iter().map(String::as_str)).map(str::to_string);
+            unknown.push((written.to_string(), hint));
+        }
+    }
+}
+
+/// Checks the columns under one declared field: their shape must be one the field's type can
+/// take, and its required parts must have columns.
+fn check_field(
+    f: &Field,
+    node: &Node,
+    path: &str,
+    names: &[String],
+    check: &mut HeaderCheck,
+    unknown: &mut Unknown,
+) {
+    if node.column.is_some() {
+        // One column with the whole value (a JSON list or object for those types).
+        return;
+    }
+    let mut shape_error = |what: String| {
+        check
+            .errors
+            .push(DataError::new(Code::DataType, Some(path.to_string()), what));
+    };
+    if let Some(element) = node.children.get(LIST) {
+        if f.kind != FieldType::List {
+            shape_error(format!(
+                "the `{path}[]` columns make `{path}` a list, but `data.fields` declares it as {}",
+                kind_name(f.kind)
+            ));
+            return;
+        }
+        if element.children.is_empty() {
+            return;
+        }
+        match f.items.as_deref() {
+            Some(items) if items.kind == FieldType::Object => {
+                if let Some(fs) = &items.fields {
+                    check_declared(
+                        fs,
+                        element,
+                        &format!("{path}[]."),
+                        None,
+                        names,
+                        check,
+                        unknown,
+                    );
+                }
+            }
+            Some(items) => shape_error(format!(
+                "the `{path}[].…` columns make each element of `{path}` an object, but its \
+                 elements are declared as {}",
+                kind_name(items.kind)
+            )),
+            None => {}
+        }
+        return;
+    }
+    if f.kind != FieldType::Object {
+        shape_error(format!(
+            "the `{path}.…` columns build an object, but `data.fields` declares `{path}` as {}",
+            kind_name(f.kind)
+        ));
+        return;
+    }
+    if let Some(fs) = &f.fields {
+        check_declared(fs, node, &format!("{path}."), None, names, check, unknown);
+    }
+}
+
+/// Undeclared columns are unusual, not unsafe: a warning, once. A likely typo gets its own
+/// warning with the hint; the others are listed together, so a wide export with many unused
+/// columns gives one line.
+fn warn_unknown(unknown: Unknown, check: &mut HeaderCheck) {
+    let mut plain = Vec::new();
+    for (name, hint) in unknown {
+        match hint {
+            Some(h) => check.warnings.push(DataError::new(
+                Code::DataParse,
+                Some(name.clone()),
+                format!(
+                    "column `{name}` is not declared in `data.fields`, so its values are \
+                     ignored; did you mean `{h}`?"
+                ),
+            )),
+            None => plain.push(format!("`{name}`")),
+        }
+    }
+    const SHOWN: usize = 10;
+    let message = match plain.len() {
+        0 => return,
+        1 => format!(
+            "column {} is not declared in `data.fields`, so its values are ignored",
+            plain[0]
+        ),
+        n if n <= SHOWN => format!(
+            "columns {} are not declared in `data.fields`, so their values are ignored",
+            plain.join(", ")
+        ),
+        n => format!(
+            "columns {} and {} more are not declared in `data.fields`, so their values are \
+             ignored",
+            plain[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    };
+    check
+        .warnings
+        .push(DataError::new(Code::DataParse, None, message));
+}
+
+/// The cells of one header line split on `delimiter`, for choosing the delimiter only.
+fn header_cells(line: &[u8], delimiter: u8) -> Vec<String> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(line);
+    let mut rec = csv::ByteRecord::new();
+    match r.read_byte_record(&mut rec) {
+        Ok(true) => rec
+            .iter()
+            .map(|c| clean_name(&String::from_utf8_lossy(c)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Chooses the delimiter when none was given, from the header line alone. Spreadsheets in
+/// many locales export `nombre;email`; read with commas that is one column and every record
+/// would fail. The switch is made only when it is unambiguous: the comma split gives one
+/// column that is not a declared field, exactly one of `;` and tab splits it, and the columns
+/// it gives then name every required field (and at least one declared field).
+fn choose_delimiter(
+    line: &[u8],
+    fields: &IndexMap<String, Field>,
+) -> Result<(u8, Option<String>), Vec<DataError>> {
+    let comma = header_cells(line, b',');
+    let [only] = comma.as_slice() else {
+        return Ok((b',', None));
+    };
+    if !only.contains([';', '\t']) || fields.contains_key(only.as_str()) {
+        return Ok((b',', None));
+    }
+    let options: Vec<(u8, &str, &str, Vec<String>)> =
+        [(b';', "semicolon", "';'"), (b'\t', "tab", "tab")]
+            .into_iter()
+            .map(|(d, what, arg)| (d, what, arg, header_cells(line, d)))
+            .filter(|(_, _, _, cells)| cells.len() > 1)
+            .collect();
+    let shown = truncate(only, 60);
+    match options.as_slice() {
+        [] => Ok((b',', None)),
+        [(d, what, arg, cells)] => {
+            let heads: Vec<&str> = cells
+                .iter()
+                .map(|c| {
+                    let first = c.split('.').next().unwrap_or(c);
+                    first.strip_suffix(LIST).unwrap_or(first)
+                })
+                .collect();
+            let all_required = fields
+                .iter()
+                .filter(|(_, f)| is_required(f))
+                .all(|(n, _)| heads.contains(&n.as_str()));
+            let any = fields.keys().any(|n| heads.contains(&n.as_str()));
+            if all_required && any {
+                Ok((
+                    *d,
+                    Some(format!(
+                        "the header row is one comma-free column that splits on {what}s into \
+                         the declared fields, so the file is read as {what}-separated (pass \
+                         --delimiter {arg} to say so)"
+                    )),
+                ))
+            } else if fields.values().any(is_required) {
+                Err(vec![DataError::new(
+                    Code::DataParse,
+                    None,
+                    format!(
+                        "the header row is one column, `{shown}`: this looks \
+                         {what}-separated; use --delimiter {arg}"
+                    ),
+                )])
+            } else {
+                Ok((b',', None))
+            }
+        }
+        _ => Err(vec![DataError::new(
+            Code::DataParse,
+            None,
+            format!(
+                "the header row is one column, `{shown}`: this looks semicolon- or \
+                 tab-separated; use --delimiter ';' or --delimiter tab"
+            ),
+        )]),
+    }
+}
+
+fn read_csv(
+    reader: Box<dyn Read + Send>,
+    opts: &ReadOptions<'_>,
+) -> Result<Opened, Vec<DataError>> {
+    let mut input = BufReader::new(CrlfToLf::new(reader));
+    // The header line is read ahead, to choose the delimiter, then put back in front.
+    let mut first = Vec::new();
+    (&mut input)
+        .take(MAX_RECORD_BYTES as u64)
+        .read_until(b'\n', &mut first)
+        .map_err(|e| {
+            vec![DataError::new(
+                Code::DataParse,
+                None,
+                format!("cannot read the CSV header row: {e}"),
+            )]
+        })?;
+    let mut notes = Vec::new();
+    let delimiter = match (opts.delimiter, opts.fields) {
+        (Some(d), _) => d,
+        (None, Some(fields)) => {
+            let (d, note) = choose_delimiter(&first, fields)?;
+            notes.extend(note);
+            d
+        }
+        (None, None) => b',',
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(BlankLines::new(std::io::Cursor::new(first).chain(input)));
+    let header = rdr.byte_headers().map_err(|e| {
+        vec![DataError::new(
+            Code::DataParse,
+            None,
+            format!("cannot read the CSV header row: {e}"),
+        )]
+    })?;
+    let names = header
+        .iter()
+        .map(|h| std::str::from_utf8(h).map(clean_name))
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(|_| {
+            vec![DataError::new(
+                Code::DataParse,
+                None,
+                "the CSV header row is not valid UTF-8",
+            )]
+        })?;
+    let (plan, check) = plan_header(&names, opts.key, opts.fields);
+    if !check.errors.is_empty() {
+        return Err(check.errors);
+    }
+    Ok(Opened {
+        items: Box::new(CsvRows {
+            rdr,
+            rec: csv::ByteRecord::new(),
+            width: names.len(),
+            plan,
+            index: 0,
+            done: false,
+            ready: std::collections::VecDeque::new(),
+            group: None,
+        }),
+        warnings: check.warnings,
+        notes,
+    })
+}
+
+/// Notes where blank lines are in the stream under the csv reader. The csv crate skips blank
+/// lines between records but gives the next record the position where they began, so its line
+/// would be too low by the number skipped; `file:line` in errors must point at the row.
+struct BlankLines<R> {
+    inner: R,
+    /// Bytes read so far.
+    offset: u64,
+    /// Whether the last byte read was a line feed.
+    after_lf: bool,
+    /// Runs of blank lines not yet passed by a record: (offset of the first, how many).
+    /// Those behind the current record are dropped, so this holds at most what the csv reader
+    /// has buffered ahead.
+    runs: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl<R: Read> BlankLines<R> {
+    fn new(inner: R) -> Self {
+        BlankLines {
+            inner,
+            offset: 0,
+            after_lf: false,
+            runs: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// How many blank lines start at `offset` (where a record's position points). Line feeds
+    /// in a row inside a quoted cell are noted too, but no record starts there.
+    fn skipped_at(&mut self, offset: u64) -> u64 {
+        while self.runs.front().is_some_and(|&(start, _)| start < offset) {
+            self.runs.pop_front();
+        }
+        match self.runs.front() {
+            Some(&(start, n)) if start == offset => n,
+            _ => 0,
+        }
+    }
+}
+
+impl<R: Read> Read for BlankLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' && self.after_lf {
+                let at = self.offset + i as u64;
+                match self.runs.back_mut() {
+                    Some((start, count)) if *start + *count == at => *count += 1,
+                    _ => self.runs.push_back((at, 1)),
+                }
+            }
+            self.after_lf = b == b'\n';
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// One row as read.
+enum Row {
+    Good {
+        line: Option<u64>,
+        cells: Vec<String>,
+        bytes: usize,
+    },
+    Bad {
+        line: Option<u64>,
+        /// The row's key, when it can be trusted: which record a bad row belongs to decides
+        /// whether that record is refused with it.
+        key: Option<String>,
+        error: DataError,
+    },
+    Blank,
+    End,
+}
+
+/// The rows of one record being grouped: one group in memory at a time.
+struct Group {
+    key: String,
+    line: Option<u64>,
+    bytes: usize,
+    rows: usize,
+    /// The first row's cells, to check that the other rows repeat the columns outside the list.
+    first: Vec<String>,
+    /// The record without its list.
+    values: Map<String, Value>,
+    elements: Vec<Value>,
+    /// Whether every list cell of the first row is empty.
+    first_blank: bool,
+    /// Columns outside the list that differ from the first row: (column, line, value).
+    differ: Vec<(usize, Option<u64>, String)>,
+    /// Why the record is refused, when it is.
+    failure: Option<DataError>,
+}
+
+struct CsvRows<R: Read> {
+    rdr: csv::Reader<BlankLines<R>>,
+    rec: csv::ByteRecord,
+    width: usize,
+    plan: Plan,
+    index: usize,
+    done: bool,
+    ready: std::collections::VecDeque<Item>,
+    group: Option<Group>,
+}
+
+/// Puts `v` at `path` inside `map`, making the objects on the way. False if a value is already
+/// in the way, which the header checks rule out.
+fn insert_path(map: &mut Map<String, Value>, path: &[String], v: Value) -> bool {
+    match path {
+        [] => false,
+        [last] => map.insert(last.clone(), v).is_none(),
+        [first, rest @ ..] => match map
+            .entry(first.clone())
+            .or_insert_with(|| Value::Object(Map::new()))
+        {
+            Value::Object(m) => insert_path(m, rest, v),
+            _ => false,
+        },
+    }
+}
+
+fn line_text(line: Option<u64>) -> String {
+    line.map_or_else(|| "a row".to_string(), |l| format!("line {l}"))
+}
+
+impl<R: Read> CsvRows<R> {
+    fn read_row(&mut self) -> Row {
+        match self.rdr.read_byte_record(&mut self.rec) {
+            Ok(false) => Row::End,
+            Ok(true) => {
+                let rec = &self.rec;
+                let line = rec.position().map(|p| {
+                    let skipped = self.rdr.get_mut().skipped_at(p.byte());
+                    p.line() + skipped
+                });
+                if rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty) && self.width > 1 {
+                    return Row::Blank;
+                }
+                let key_col = self.plan.group.as_ref().map(|g| g.key_col);
+                // With too few or too many cells, a cell may have shifted: only the first
+                // column still names the same thing.
+                let aligned = rec.len() == self.width;
+                let key = key_col
+                    .filter(|&k| aligned || k == 0)
+                    .and_then(|k| rec.get(k))
+                    .and_then(|c| std::str::from_utf8(c).ok())
+                    .map(str::to_string);
+                if !aligned {
+                    return Row::Bad {
+                        line,
+                        key,
+                        error: DataError::new(
+                            Code::DataParse,
+                            None,
+                            format!("row has {} cells, the header has {}", rec.len(), self.width),
+                        ),
+                    };
+                }
+                let bytes = rec.as_slice().len();
+                if bytes > MAX_RECORD_BYTES {
+                    return Row::Bad {
+                        line,
+                        key,
+                        error: DataError::new(
+                            Code::DataLimit,
+                            None,
+                            format!("row is larger than {MAX_RECORD_BYTES} bytes"),
+                        ),
+                    };
+                }
+                match rec
+                    .iter()
+                    .map(|c| std::str::from_utf8(c).map(str::to_string))
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(cells) => Row::Good { line, cells, bytes },
+                    Err(_) => Row::Bad {
+                        line,
+                        key,
+                        error: DataError::new(Code::DataParse, None, "row is not valid UTF-8"),
+                    },
+                }
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                // An I/O error ends the source; a bad row does not.
+                self.done = matches!(e.kind(), csv::ErrorKind::Io(_));
+                Row::Bad {
+                    line,
+                    key: None,
+                    error: DataError::new(Code::DataParse, None, format!("cannot parse CSV: {e}")),
+                }
+            }
+        }
+    }
+
+    fn push_error(&mut self, line: Option<u64>, error: DataError) {
+        self.index += 1;
+        self.ready.push_back(Err((self.index, line, error)));
+    }
+
+    /// A record from one row, without grouping.
+    fn record(&mut self, line: Option<u64>, cells: Vec<String>) -> Item {
+        self.index += 1;
+        let mut values = Map::new();
+        for (path, cell) in self.plan.paths.iter().zip(cells) {
+            if let Some(p) = path
+                && !insert_path(&mut values, p, Value::String(cell))
+            {
+                return Err((self.index, line, misplaced(p)));
+            }
+        }
+        Ok(RawRecord {
+            index: self.index,
+            line,
+            values,
+            from_text: true,
+        })
+    }
+
+    /// The list element a row gives, whether all its list cells are empty, and a placing
+    /// failure (ruled out by the header checks).
+    fn element(&self, cells: &[String]) -> (Value, bool, Option<DataError>) {
+        let mut object = Map::new();
+        let mut scalar = None;
+        let mut blank = true;
+        let mut failure = None;
+        for (path, cell) in self.plan.paths.iter().zip(cells) {
+            let Some(p) = path else { continue };
+            let Some(at) = p.iter().position(|s| s == LIST) else {
+                continue;
+            };
+            blank &= cell.is_empty();
+            let tail = &p[at + 1..];
+            if tail.is_empty() {
+                scalar = Some(Value::String(cell.clone()));
+            } else if !insert_path(&mut object, tail, Value::String(cell.clone())) {
+                failure.get_or_insert_with(|| misplaced(p));
+            }
+        }
+        (scalar.unwrap_or(Value::Object(object)), blank, failure)
+    }
+
+    /// Starts a group with its first row.
+    fn start(&self, key: String, line: Option<u64>, cells: Vec<String>, bytes: usize) -> Group {
+        let (element, first_blank, mut failure) = self.element(&cells);
+        let mut values = Map::new();
+        for (path, cell) in self.plan.paths.iter().zip(&cells) {
+            let Some(p) = path else { continue };
+            if !p.iter().any(|s| s == LIST)
+                && !insert_path(&mut values, p, Value::String(cell.clone()))
+            {
+                failure.get_or_insert_with(|| misplaced(p));
+            }
+        }
+        Group {
+            key,
+            line,
+            bytes,
+            rows: 1,
+            first: cells,
+            values,
+            elements: vec![element],
+            first_blank,
+            differ: Vec::new(),
+            failure,
+        }
+    }
+
+    /// Adds a further row of the same key to the open group.
+    fn extend(&mut self, line: Option<u64>, cells: Vec<String>, bytes: usize) {
+        let Some(mut g) = self.group.take() else {
+            return;
+        };
+        g.rows += 1;
+        g.bytes = g.bytes.saturating_add(bytes);
+        if g.failure.is_none() && g.bytes > MAX_RECORD_BYTES {
+            g.failure = Some(DataError::new(
+                Code::DataLimit,
+                None,
+                format!(
+                    "the rows of key `{}` are larger than {MAX_RECORD_BYTES} bytes together",
+                    truncate(&g.key, 60)
+                ),
+            ));
+        }
+        if g.failure.is_some() {
+            // A refused record keeps nothing more.
+            g.elements = Vec::new();
+            g.values = Map::new();
+        } else {
+            let (element, _, failure) = self.element(&cells);
+            g.failure = failure;
+            g.elements.push(element);
+            for (i, (path, cell)) in self.plan.paths.iter().zip(cells).enumerate() {
+                let outside_list = path.as_ref().is_some_and(|p| !p.iter().any(|s| s == LIST));
+                if outside_list
+                    && g.first.get(i) != Some(&cell)
+                    && !g.differ.iter().any(|d| d.0 == i)
+                {
+                    g.differ.push((i, line, cell));
+                }
+            }
+        }
+        self.group = Some(g);
+    }
+
+    /// Ends a group: its record, or why it is refused.
+    fn close(&mut self, g: Group) {
+        self.index += 1;
+        let item = self.finish(self.index, g);
+        self.ready.push_back(item);
+    }
+
+    fn finish(&self, index: usize, g: Group) -> Item {
+        if let Some(f) = g.failure {
+            return Err((index, g.line, f));
+        }
+        if let Some((col, line, value)) = g.differ.first() {
+            let name = self.column_name(*col);
+            let was = g.first.get(*col).map_or("", String::as_str);
+            let mut message = format!(
+                "the rows of key `{}` disagree on `{name}`: {} has `{}`, {} has `{}` (columns \
+                 without `[]` must repeat the same value on every row of a record)",
+                truncate(&g.key, 60),
+                line_text(g.line),
+                truncate(was, 60),
+                line_text(*line),
+                truncate(value, 60),
+            );
+            if g.differ.len() > 1 {
+                let others: Vec<String> = g.differ[1..]
+                    .iter()
+                    .map(|(c, l, _)| format!("`{}` ({})", self.column_name(*c), line_text(*l)))
+                    .collect();
+                message.push_str(&format!("; they also disagree on {}", others.join(", ")));
+            }
+            return Err((
+                index,
+                g.line,
+                DataError::new(Code::DataParse, Some(name), message),
+            ));
+        }
+        let Some(grouping) = &self.plan.group else {
+            return Err((index, g.line, misplaced(&[])));
+        };
+        let mut values = g.values;
+        // A record's only row with every list cell empty is a record with no elements (an
+        // order without items, as exports write it); among several rows, an empty element is
+        // kept, and the type checks refuse it by name.
+        let elements = if g.rows == 1 && g.first_blank {
+            Vec::new()
+        } else {
+            g.elements
+        };
+        if !insert_path(&mut values, &grouping.list, Value::Array(elements)) {
+            return Err((index, g.line, misplaced(&grouping.list)));
+        }
+        Ok(RawRecord {
+            index,
+            line: g.line,
+            values,
+            from_text: true,
+        })
+    }
+
+    fn column_name(&self, col: usize) -> String {
+        self.plan
+            .paths
+            .get(col)
+            .and_then(Option::as_ref)
+            .map(|p| p.join(".").replace(".[]", "[]"))
+            .unwrap_or_default()
+    }
+
+    fn next_grouped(&mut self, key_col: usize) -> Option<Item> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            if self.done {
+                let g = self.group.take()?;
+                self.close(g);
+                continue;
+            }
+            match self.read_row() {
+                Row::End => self.done = true,
+                Row::Blank => {}
+                Row::Bad { line, key, error } => match (self.group.as_mut(), key) {
+                    (Some(g), Some(k)) if !k.is_empty() && k == g.key => {
+                        g.rows += 1;
+                        g.failure.get_or_insert_with(|| {
+                            DataError::new(
+                                error.code,
+                                error.field.clone(),
+                                format!(
+                                    "{}, one of its rows, cannot be read: {}",
+                                    line_text(line),
+                                    error.message
+                                ),
+                            )
+                        });
+                    }
+                    (Some(g), None) => {
+                        // It may belong to this record: sending the record without it could
+                        // drop an element, so the record is refused too. The row is reported
+                        // now, before the record it interrupts, so nothing piles up in memory.
+                        let key = truncate(&g.key, 60);
+                        g.failure.get_or_insert_with(|| {
+                            DataError::new(
+                                error.code,
+                                None,
+                                format!(
+                                    "{} cannot be read and may be one of the rows of key `{key}`",
+                                    line_text(line)
+                                ),
+                            )
+                        });
+                        self.push_error(line, error);
+                    }
+                    (open, _) => {
+                        if open.is_some()
+                            && let Some(g) = self.group.take()
+                        {
+                            self.close(g);
+                        }
+                        self.push_error(line, error);
+                    }
+                },
+                Row::Good { line, cells, bytes } => {
+                    let key = cells.get(key_col).cloned().unwrap_or_default();
+                    if self
+                        .group
+                        .as_ref()
+                        .is_some_and(|g| !key.is_empty() && g.key == key)
+                    {
+                        self.extend(line, cells, bytes);
+                        continue;
+                    }
+                    let next = self.start(key, line, cells, bytes);
+                    if let Some(prev) = self.group.replace(next) {
+                        self.close(prev);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An error for a column the header checks should have refused.
+fn misplaced(path: &[String]) -> DataError {
+    DataError::new(
+        Code::DataParse,
+        None,
+        format!(
+            "cannot place the column `{}` in the record",
+            path.join(".").replace(".[]", "[]")
+        ),
+    )
+}
+
+impl<R: Read> Iterator for CsvRows<R> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        if let Some(key_col) = self.plan.group.as_ref().map(|g| g.key_col) {
+            return self.next_grouped(key_col);
+        }
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            if self.done {
+                return None;
+            }
+            match self.read_row() {
+                Row::End => {
+                    self.done = true;
+                    return None;
+                }
+                Row::Blank => {}
+                Row::Bad { line, error, .. } => self.push_error(line, error),
+                Row::Good { line, cells, .. } => return Some(self.record(line, cells)),
+            }
+        }
+    }
 }
 
 fn read_jsonl(reader: Box<dyn Read + Send>) -> impl Iterator<Item = Item> {
@@ -595,9 +1716,7 @@ fn coerce_fields(
         let path = format!("{prefix}{name}");
         // An empty CSV cell is a missing value: a blank first name must fail loudly (or take
         // the default), never render as "Hello ,".
-        let value = values
-            .get(name)
-            .filter(|v| !(v.is_null() || from_text && v.as_str() == Some("")));
+        let value = values.get(name).filter(|v| !is_blank(v, from_text));
         match value {
             Some(v) => match coerce_value(field, v, from_text, &path) {
                 Ok(v) => {
@@ -622,7 +1741,20 @@ fn coerce_fields(
     }
 }
 
-/// Converts one value to the field's type.
+/// Whether a value counts as missing. In CSV an empty cell is missing, and so is an object built
+/// from `carrier.*` columns that are all empty: an optional carrier left blank is no carrier,
+/// and a required one is reported once, as missing, not once per part.
+fn is_blank(v: &Value, from_text: bool) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => from_text && s.is_empty(),
+        Value::Object(m) => from_text && m.values().all(|x| is_blank(x, true)),
+        _ => false,
+    }
+}
+
+/// Converts one value to the field's type. `from_text`: the value is CSV text (a cell, or a
+/// list or object built from cells), so `"3"` may be a number and `""` is missing.
 pub fn coerce_value(
     field: &Field,
     v: &Value,
@@ -729,14 +1861,15 @@ pub fn coerce_value(
         },
         FieldType::List => {
             let parsed;
-            let v = match v {
+            // A JSON cell holds JSON values; a list built from `[]` columns holds CSV text.
+            let (v, inner_text) = match v {
                 Value::String(s) if from_text => {
                     parsed = serde_json::from_str::<Value>(s).map_err(|e| {
                         bad(format!("`{path}` must be a JSON list in the cell: {e}"))
                     })?;
-                    &parsed
+                    (&parsed, false)
                 }
-                v => v,
+                v => (v, from_text),
             };
             match v {
                 Value::Array(items) => {
@@ -754,7 +1887,7 @@ pub fn coerce_value(
                     for (i, item) in items.iter().enumerate() {
                         let p = format!("{path}.{i}");
                         match &field.items {
-                            Some(f) => match coerce_value(f, item, false, &p) {
+                            Some(f) => match coerce_value(f, item, inner_text, &p) {
                                 Ok(v) => out.push(v),
                                 Err(e) => errs.extend(e),
                             },
@@ -775,20 +1908,28 @@ pub fn coerce_value(
         }
         FieldType::Object => {
             let parsed;
-            let v = match v {
+            // A JSON cell holds JSON values; an object built from `a.b` columns holds CSV text.
+            let (v, inner_text) = match v {
                 Value::String(s) if from_text => {
                     parsed = serde_json::from_str::<Value>(s).map_err(|e| {
                         bad(format!("`{path}` must be a JSON object in the cell: {e}"))
                     })?;
-                    &parsed
+                    (&parsed, false)
                 }
-                v => v,
+                v => (v, from_text),
             };
             match (v, &field.fields) {
                 (Value::Object(m), Some(fields)) => {
                     let mut out = Map::new();
                     let mut errs = Vec::new();
-                    coerce_fields(fields, m, false, &format!("{path}."), &mut out, &mut errs);
+                    coerce_fields(
+                        fields,
+                        m,
+                        inner_text,
+                        &format!("{path}."),
+                        &mut out,
+                        &mut errs,
+                    );
                     if errs.is_empty() {
                         Ok(Value::Object(out))
                     } else {
@@ -890,5 +2031,573 @@ mod tests {
             })
             .collect();
         assert_eq!(lines, [Some(2), Some(3), Some(4), Some(6)]);
+    }
+
+    fn fields(v: Value) -> IndexMap<String, Field> {
+        serde_json::from_value(v).expect("field declarations")
+    }
+
+    fn open(
+        csv: &str,
+        fields: Option<&IndexMap<String, Field>>,
+        key: Option<&str>,
+        delimiter: Option<u8>,
+    ) -> Result<Opened, Vec<DataError>> {
+        read_with(
+            Box::new(std::io::Cursor::new(csv.as_bytes().to_vec())),
+            Format::Csv,
+            &ReadOptions {
+                fields,
+                key,
+                delimiter,
+            },
+        )
+    }
+
+    fn all(csv: &str, fields: Option<&IndexMap<String, Field>>, key: Option<&str>) -> Vec<Item> {
+        open(csv, fields, key, None)
+            .expect("the header is accepted")
+            .items
+            .collect()
+    }
+
+    fn header_errors(
+        csv: &str,
+        fields: Option<&IndexMap<String, Field>>,
+        key: Option<&str>,
+    ) -> Vec<DataError> {
+        match open(csv, fields, key, None) {
+            Ok(o) => panic!("expected header errors, got {o:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn ok(item: &Item) -> &RawRecord {
+        match item {
+            Ok(r) => r,
+            Err(e) => panic!("expected a record, got {e:?}"),
+        }
+    }
+
+    fn err(item: &Item) -> &(usize, Option<u64>, DataError) {
+        match item {
+            Ok(r) => panic!("expected an error, got {r:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn shipment_fields() -> IndexMap<String, Field> {
+        fields(serde_json::json!({
+            "shipment_id": { "type": "string" },
+            "email": { "type": "email" },
+            "carrier": { "type": "object", "fields": {
+                "name": { "type": "string" },
+                "url": { "type": "url", "required": false },
+            }},
+            "items": { "type": "list", "items": { "type": "object", "fields": {
+                "sku": { "type": "string" },
+                "qty": { "type": "integer" },
+                "gift": { "type": "boolean", "default": false },
+            }}},
+        }))
+    }
+
+    #[test]
+    fn dotted_columns_build_nested_objects_and_are_coerced_as_declared() {
+        let f = fields(serde_json::json!({
+            "id": { "type": "string" },
+            "box": { "type": "object", "fields": {
+                "qty": { "type": "integer" },
+                "fragile": { "type": "boolean" },
+                "size": { "type": "object", "fields": { "cm": { "type": "decimal" } } },
+            }},
+        }));
+        let items = all(
+            "id,box.qty,box.fragile,box.size.cm\n1,3,yes,10.5\n2,x,maybe,\n",
+            Some(&f),
+            None,
+        );
+        let first = ok(&items[0]);
+        assert_eq!(
+            Value::Object(first.values.clone()),
+            serde_json::json!({"id": "1", "box": {"qty": "3", "fragile": "yes", "size": {"cm": "10.5"}}})
+        );
+        let typed = coerce(&f, first).expect("valid");
+        assert_eq!(
+            typed["box"],
+            serde_json::json!({"qty": 3, "fragile": true, "size": {"cm": "10.5"}})
+        );
+        // Nested CSV text is checked as text: `yes` is a boolean, an empty cell is missing.
+        let errs = coerce(&f, ok(&items[1])).expect_err("invalid");
+        let fields_named: Vec<_> = errs.iter().filter_map(|e| e.field.as_deref()).collect();
+        assert_eq!(fields_named, ["box.qty", "box.fragile", "box.size"]);
+    }
+
+    #[test]
+    fn a_blank_dotted_object_is_missing_once() {
+        let f = shipment_fields();
+        let csv = "shipment_id,email,carrier.name,carrier.url,items\n\
+                   1,a@example.com,,,[]\n\
+                   2,a@example.com,,https://x.example,[]\n";
+        let items = all(csv, Some(&f), None);
+        let errs = coerce(&f, ok(&items[0])).expect_err("carrier is required");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field.as_deref(), Some("carrier"));
+        assert_eq!(errs[0].code, Code::DataMissingField);
+        let errs = coerce(&f, ok(&items[1])).expect_err("carrier.name is required");
+        assert_eq!(errs[0].field.as_deref(), Some("carrier.name"));
+
+        let mut optional = f.clone();
+        if let Some(c) = optional.get_mut("carrier") {
+            c.required = Some(false);
+        }
+        let typed = coerce(&optional, ok(&items[0])).expect("an optional blank carrier");
+        assert_eq!(typed["carrier"], Value::Null);
+    }
+
+    #[test]
+    fn conflicting_or_malformed_columns_are_header_errors() {
+        for (header, needle) in [
+            (
+                "carrier,carrier.name",
+                "columns `carrier` and `carrier.name` conflict",
+            ),
+            (
+                "carrier.name,carrier",
+                "columns `carrier.name` and `carrier` conflict",
+            ),
+            ("a..b", "empty name"),
+            (".a", "empty name"),
+            ("a.", "empty name"),
+            (
+                "email,x,email",
+                "column `email` appears twice (columns 1 and 3)",
+            ),
+            ("id,items[].sku,items.count", "conflict"),
+            ("id,items,items[].sku", "conflict"),
+            ("id,tags[],tags[].x", "conflict"),
+            ("id,items[].tags[].x", "more than one `[]`"),
+            ("id,items[].sku,boxes[].n", "two different lists"),
+            ("[].x", "empty name"),
+        ] {
+            let errs = header_errors(&format!("{header}\n"), None, Some("id"));
+            let text: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+            assert!(
+                text.iter().any(|m| m.contains(needle)),
+                "{header}: {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numeric_path_segments_are_refused_unless_declared_as_object_fields() {
+        let errs = header_errors("id,items.0.sku\n", None, None);
+        assert!(
+            errs[0].message.contains("`0` looks like a list position")
+                && errs[0].message.contains("items[].sku"),
+            "{errs:?}"
+        );
+        let f = fields(serde_json::json!({
+            "totals": { "type": "object", "fields": { "2024": { "type": "decimal" } } },
+        }));
+        let items = all("totals.2024\n12.50\n", Some(&f), None);
+        let typed = coerce(&f, ok(&items[0])).expect("valid");
+        assert_eq!(typed["totals"]["2024"], "12.50");
+    }
+
+    #[test]
+    fn grouped_rows_make_one_record_with_a_list() {
+        let f = shipment_fields();
+        let csv = "shipment_id,email,carrier.name,items[].sku,items[].qty\n\
+                   S1,a@example.com,Correos,A,1\n\
+                   S1,a@example.com,Correos,B,2\n\
+                   S2,b@example.com,SEUR,C,3\n\
+                   \n\
+                   S3,c@example.com,SEUR,,\n";
+        let items = all(csv, Some(&f), Some("shipment_id"));
+        assert_eq!(items.len(), 3);
+        let s1 = ok(&items[0]);
+        assert_eq!((s1.index, s1.line), (1, Some(2)));
+        assert_eq!(
+            s1.values["items"],
+            serde_json::json!([{"sku": "A", "qty": "1"}, {"sku": "B", "qty": "2"}])
+        );
+        let typed = coerce(&f, s1).expect("valid");
+        assert_eq!(
+            typed["items"],
+            serde_json::json!([
+                {"sku": "A", "qty": 1, "gift": false},
+                {"sku": "B", "qty": 2, "gift": false}
+            ])
+        );
+        assert_eq!(
+            typed["carrier"],
+            serde_json::json!({"name": "Correos", "url": null})
+        );
+        let s2 = ok(&items[1]);
+        assert_eq!((s2.index, s2.line), (2, Some(4)));
+        // A record's only row with every list cell empty: no elements.
+        let s3 = ok(&items[2]);
+        assert_eq!(s3.values["items"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn grouped_rows_that_disagree_refuse_only_their_record() {
+        let f = shipment_fields();
+        let csv = "shipment_id,email,carrier.name,items[].sku,items[].qty\n\
+                   S1,a@example.com,Correos,A,1\n\
+                   S1,z@example.com,Correos,B,2\n\
+                   S1,a@example.com,DHL,C,2\n\
+                   S2,b@example.com,SEUR,C,3\n";
+        let items = all(csv, Some(&f), Some("shipment_id"));
+        assert_eq!(items.len(), 2);
+        let (index, line, e) = err(&items[0]);
+        assert_eq!((*index, *line), (1, Some(2)));
+        assert_eq!(e.field.as_deref(), Some("email"));
+        assert!(
+            e.message
+                .contains("line 2 has `a@example.com`, line 3 has `z@example.com`")
+                && e.message
+                    .contains("also disagree on `carrier.name` (line 4)"),
+            "{}",
+            e.message
+        );
+        assert_eq!(ok(&items[1]).index, 2);
+    }
+
+    #[test]
+    fn a_blank_element_among_several_rows_is_kept_and_refused_by_name() {
+        let f = shipment_fields();
+        let csv = "shipment_id,email,carrier.name,items[].sku,items[].qty\n\
+                   S1,a@example.com,Correos,A,1\n\
+                   S1,a@example.com,Correos,,\n";
+        let items = all(csv, Some(&f), Some("shipment_id"));
+        let errs = coerce(&f, ok(&items[0])).expect_err("the second item is empty");
+        let named: Vec<_> = errs.iter().filter_map(|e| e.field.as_deref()).collect();
+        assert_eq!(named, ["items.1.sku", "items.1.qty"]);
+    }
+
+    #[test]
+    fn scalar_list_columns_and_keys_that_come_back() {
+        let items = all("id,tags[]\n1,a\n1,b\n2,c\n1,d\n,e\n,f\n", None, Some("id"));
+        let lists: Vec<Value> = items.iter().map(|i| ok(i).values["tags"].clone()).collect();
+        assert_eq!(
+            lists,
+            [
+                serde_json::json!(["a", "b"]),
+                serde_json::json!(["c"]),
+                // Not consecutive: a record of its own, which the batch refuses as a duplicate.
+                serde_json::json!(["d"]),
+                // An empty key never joins rows.
+                serde_json::json!(["e"]),
+                serde_json::json!(["f"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn list_columns_need_a_key_column() {
+        let errs = header_errors("id,items[].sku\n", None, None);
+        assert!(errs[0].message.contains("set `data.key`"), "{errs:?}");
+        let errs = header_errors("id,items[].sku\n", None, Some("order_id"));
+        assert!(
+            errs[0]
+                .message
+                .contains("the header has no `order_id` column"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn unreadable_rows_inside_a_group_refuse_the_group() {
+        // Row 3 (same key, one cell short) belongs to S1: S1 is refused, not sent without it.
+        let csv = "id,items[].sku\nS1,A\nS1\nS1,C\nS2,D\nS3,E\nS4,F\n";
+        let items = all(csv, None, Some("id"));
+        assert_eq!(items.len(), 4, "{items:?}");
+        let (_, line, e) = err(&items[0]);
+        assert_eq!(*line, Some(2));
+        assert!(
+            e.message
+                .contains("line 3, one of its rows, cannot be read: row has 1 cells"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            ok(&items[1]).values["items"],
+            serde_json::json!([{"sku": "D"}])
+        );
+
+        // A key in the second column of a short row may have shifted: membership is unknown,
+        // so the open record is refused too; the row is reported as soon as it is read.
+        let csv = "sku,id,items[].n\nA,S1,1\nB,S1\nC,S1,2\nD,S2,3\n";
+        let items = all(csv, None, Some("id"));
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(err(&items[0]).2.message.contains("row has 2 cells"));
+        assert_eq!(err(&items[0]).1, Some(3));
+        let (index, line, e) = err(&items[1]);
+        assert_eq!((*index, *line), (2, Some(2)));
+        assert!(
+            e.message
+                .contains("line 3 cannot be read and may be one of the rows of key `S1`")
+        );
+        assert_eq!(ok(&items[2]).index, 3);
+
+        // Another key: the open record is complete.
+        let csv = "id,items[].sku\nS1,A\nS2,B,extra\nS3,C\n";
+        let items = all(csv, None, Some("id"));
+        assert_eq!(
+            ok(&items[0]).values["items"],
+            serde_json::json!([{"sku": "A"}])
+        );
+        assert!(err(&items[1]).2.message.contains("row has 3 cells"));
+        assert_eq!(ok(&items[2]).index, 3);
+    }
+
+    #[test]
+    fn a_group_larger_than_a_record_is_refused() {
+        let cell = "x".repeat(1 << 20);
+        let mut csv = String::from("id,items[]\n");
+        for _ in 0..9 {
+            csv.push_str(&format!("1,{cell}\n"));
+        }
+        csv.push_str("2,y\n");
+        let items = all(&csv, None, Some("id"));
+        assert_eq!(items.len(), 2);
+        assert_eq!(err(&items[0]).2.code, Code::DataLimit);
+        assert_eq!(ok(&items[1]).values["items"], serde_json::json!(["y"]));
+    }
+
+    #[test]
+    fn header_errors_name_missing_fields_once_with_a_hint() {
+        let f = fields(serde_json::json!({
+            "email": { "type": "email" },
+            "first_name": { "type": "string" },
+            "nickname": { "type": "string", "required": false },
+            "locale": { "type": "string", "default": "es-ES" },
+            "carrier": { "type": "object", "fields": {
+                "name": { "type": "string" },
+                "url": { "type": "url" },
+            }},
+        }));
+        let check = check_csv_header(&f, None, &["Email", "First Name", "carrier.name"]);
+        let errs: Vec<(Option<&str>, &str)> = check
+            .errors
+            .iter()
+            .map(|e| (e.field.as_deref(), e.message.as_str()))
+            .collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].1.contains("no column `email`") && errs[0].1.contains("`Email`"));
+        assert_eq!(errs[1].0, Some("first_name"));
+        assert!(
+            errs[1]
+                .1
+                .contains("the header has `First Name`: rename it to `first_name`"),
+            "{errs:?}"
+        );
+        assert_eq!(errs[2].0, Some("carrier.url"));
+        assert!(
+            check
+                .errors
+                .iter()
+                .all(|e| e.code == Code::DataMissingField)
+        );
+
+        // Through the reader: one error for the source, before any row.
+        let errs = header_errors(
+            "Email,First Name,carrier.name\na,b,c\nd,e,f\n",
+            Some(&f),
+            None,
+        );
+        assert_eq!(errs.len(), 3);
+    }
+
+    #[test]
+    fn undeclared_columns_are_warnings_with_hints() {
+        let f = fields(serde_json::json!({
+            "id": { "type": "string" },
+            "name": { "type": "string" },
+            "carrier": { "type": "object", "fields": { "name": { "type": "string" } } },
+            "extra": { "type": "object" },
+        }));
+        let check = check_csv_header(
+            &f,
+            Some("id"),
+            &[
+                "id",
+                "name",
+                "nmae",
+                "carrier.name",
+                "carrier.nmae",
+                "extra.anything",
+                "zzz",
+                "",
+            ],
+        );
+        assert!(check.errors.is_empty(), "{:?}", check.errors);
+        let w: Vec<&str> = check.warnings.iter().map(|e| e.message.as_str()).collect();
+        assert!(
+            w.iter().any(|m| m.contains("column 8 has no name")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|m| m.contains("`nmae`") && m.contains("did you mean `name`?"))
+        );
+        assert!(
+            w.iter()
+                .any(|m| m.contains("`carrier.nmae`") && m.contains("did you mean `carrier.name`?"))
+        );
+        assert!(w.iter().any(|m| m.contains("column `zzz` is not declared")));
+        assert!(!w.iter().any(|m| m.contains("extra.anything")), "{w:?}");
+        assert_eq!(w.len(), 4, "{w:?}");
+
+        let many: Vec<String> = (0..15).map(|i| format!("unused{i}")).collect();
+        let mut header: Vec<&str> = vec!["id", "name"];
+        header.extend(many.iter().map(String::as_str));
+        let check = check_csv_header(&f, Some("id"), &header);
+        assert_eq!(check.warnings.len(), 1, "{:?}", check.warnings);
+        assert!(check.warnings[0].message.contains("and 5 more"));
+    }
+
+    #[test]
+    fn column_shapes_must_fit_the_declared_type() {
+        let f = fields(serde_json::json!({
+            "id": { "type": "string" },
+            "carrier": { "type": "string" },
+            "tags": { "type": "string", "required": false },
+            "items": { "type": "list", "required": false, "items": { "type": "string" } },
+        }));
+        let check = check_csv_header(&f, Some("id"), &["id", "carrier.name", "tags[]"]);
+        let msgs: Vec<&str> = check.errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("`carrier.…` columns build an object")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("make `tags` a list")),
+            "{msgs:?}"
+        );
+        let check = check_csv_header(&f, Some("id"), &["id", "carrier", "items[].sku"]);
+        assert!(
+            check.errors[0]
+                .message
+                .contains("elements are declared as string"),
+            "{:?}",
+            check.errors
+        );
+    }
+
+    #[test]
+    fn semicolon_headers_are_detected_only_when_unambiguous() {
+        let f = fields(serde_json::json!({
+            "nombre": { "type": "string" },
+            "email": { "type": "email" },
+        }));
+        let o =
+            open("nombre;email\nAna;ana@example.com\n", Some(&f), None, None).expect("detected");
+        assert_eq!(o.notes.len(), 1);
+        assert!(o.notes[0].contains("semicolon-separated"), "{:?}", o.notes);
+        let items: Vec<Item> = o.items.collect();
+        assert_eq!(ok(&items[0]).values["email"], "ana@example.com");
+
+        // The split does not give the declared fields: an error with the way out.
+        let errs = header_errors("name;mail\nAna;ana@example.com\n", Some(&f), None);
+        assert!(
+            errs[0]
+                .message
+                .contains("this looks semicolon-separated; use --delimiter ';'"),
+            "{errs:?}"
+        );
+        // Both `;` and tab split it: ambiguous.
+        let errs = header_errors("nombre;x\temail\n", Some(&f), None);
+        assert!(errs[0].message.contains("--delimiter tab"), "{errs:?}");
+        // Given explicitly, no guess and no note.
+        let o = open(
+            "nombre\temail\nAna\tana@example.com\n",
+            Some(&f),
+            None,
+            Some(b'\t'),
+        )
+        .expect("tab");
+        assert!(o.notes.is_empty());
+        assert_eq!(ok(&o.items.collect::<Vec<_>>()[0]).values["nombre"], "Ana");
+        // A comma-separated header is never second-guessed, nor is a source read without the spec.
+        let o = open("nombre,email\nA;B,c@example.com\n", Some(&f), None, None).expect("commas");
+        assert!(o.notes.is_empty());
+        let items: Vec<Item> = read(
+            Box::new(std::io::Cursor::new(b"nombre;email\nA;b\n".to_vec())),
+            Format::Csv,
+        )
+        .expect("read")
+        .collect();
+        assert_eq!(ok(&items[0]).values["nombre;email"], "A;b");
+    }
+
+    #[test]
+    fn read_without_the_spec_joins_header_errors() {
+        let e = read(
+            Box::new(std::io::Cursor::new(b"a..b,c,c\n".to_vec())),
+            Format::Csv,
+        )
+        .map(|_| ())
+        .expect_err("refused");
+        assert!(
+            e.message.contains("empty name") && e.message.contains("appears twice"),
+            "{}",
+            e.message
+        );
+        let e = read_with(
+            Box::new(std::io::Cursor::new(b"[]".to_vec())),
+            Format::Json,
+            &ReadOptions {
+                delimiter: Some(b';'),
+                ..ReadOptions::default()
+            },
+        )
+        .map(|_| ())
+        .expect_err("refused");
+        assert!(e[0].message.contains("CSV data only"));
+    }
+
+    #[test]
+    fn csv_lines_are_right_after_blank_lines() {
+        let lines = |data: &str| -> Vec<Option<u64>> {
+            read(
+                Box::new(std::io::Cursor::new(data.as_bytes().to_vec())),
+                Format::Csv,
+            )
+            .expect("csv")
+            .map(|i| match i {
+                Ok(r) => r.line,
+                Err((_, l, _)) => l,
+            })
+            .collect()
+        };
+        assert_eq!(
+            lines("id,name\n1,a\n\n2,b\n\n\n3,c\n\n"),
+            [Some(2), Some(4), Some(7)]
+        );
+        assert_eq!(lines("id,name\r\n\r\n1,a\r\n\r\n2\r\n"), [Some(3), Some(5)]);
+        // Blank lines inside a quoted cell belong to the row; the next row's line is still right.
+        assert_eq!(
+            lines("id,name\n1,\"x\n\n\ny\"\n\n2,b\n"),
+            [Some(2), Some(7)]
+        );
+        let grouped: Vec<Option<u64>> = read_with(
+            Box::new(std::io::Cursor::new(
+                b"id,t[]\n1,a\n\n1,b\n\n2,c\n".to_vec(),
+            )),
+            Format::Csv,
+            &ReadOptions {
+                key: Some("id"),
+                ..ReadOptions::default()
+            },
+        )
+        .expect("csv")
+        .items
+        .map(|i| i.ok().and_then(|r| r.line))
+        .collect();
+        assert_eq!(grouped, [Some(2), Some(6)]);
     }
 }

@@ -425,3 +425,295 @@ fn bad_data_files_get_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--data-format"), "{}", stderr(&o));
 }
+
+/// The shipping-notice example (tests/data/shipping) in a temp dir, with `csv` as its data.
+fn shipping_dir(csv: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        root().join("tests/data/shipping/shipping.yaml"),
+        dir.path().join("shipping.yaml"),
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("shipments.csv"), csv).expect("write csv");
+    dir
+}
+
+const SHIPPING_HEADER: &str =
+    "shipment_id,email,first_name,carrier.name,carrier.url,items[].sku,items[].name,items[].qty";
+
+#[test]
+fn render_builds_nested_fields_and_groups_item_rows_from_csv() {
+    let csv = std::fs::read_to_string(root().join("tests/data/shipping/shipments.csv"))
+        .expect("example csv");
+    let dir = shipping_dir(&csv);
+    let o = mailspec(
+        &[
+            "render",
+            "shipping.yaml",
+            "--data",
+            "shipments.csv",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 message(s) written"),
+        "{}",
+        stderr(&o)
+    );
+    let s1 = std::fs::read_to_string(dir.path().join("out/S-1.eml")).expect("S-1.eml");
+    assert!(
+        s1.contains("Subject: Shipment S-1 is on its way with Correos Express\r\n"),
+        "{s1}"
+    );
+    assert!(
+        s1.contains("- 2 x Olive oil 250 ml (OL-250)\r\n- 1 x Olive oil 500 ml (OL-500)\r\n"),
+        "{s1}"
+    );
+    assert!(s1.contains("Track it: https://track.example/S-1"), "{s1}");
+    let s2 = std::fs::read_to_string(dir.path().join("out/S-2.eml")).expect("S-2.eml");
+    assert!(s2.contains("- 3 x Olives (AC-1)\r\n"), "{s2}");
+}
+
+#[test]
+fn grouped_rows_that_disagree_or_come_back_are_refused_by_name() {
+    let row = |id: &str, email: &str, sku: &str| {
+        format!("{id},{email},Ana,SEUR,https://track.example/{id},{sku},Oil,1\n")
+    };
+    let csv = [
+        format!("{SHIPPING_HEADER}\n"),
+        row("S-1", "ana@example.com", "A"),
+        row("S-1", "ana@example.com", "B"),
+        row("S-2", "bob@example.org", "C"),
+        row("S-1", "ana@example.com", "D"),
+        row("S-3", "eva@example.com", "E"),
+        row("S-3", "eve@example.com", "F"),
+        row("S-4", "kim@example.com", "G"),
+    ]
+    .concat();
+    let dir = shipping_dir(&csv);
+    let o = mailspec(
+        &[
+            "render",
+            "shipping.yaml",
+            "--data",
+            "shipments.csv",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    // S-1 again after S-2: a record of its own, refused by the batch as a duplicate key.
+    assert!(
+        err.contains("error[data/duplicate-key]: record 3 (key `S-1`, shipments.csv:5)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("record 4 (shipments.csv:6)")
+            && err.contains(
+                "disagree on `email`: line 6 has `eva@example.com`, line 7 has `eve@example.com`"
+            ),
+        "{err}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["S-1.eml", "S-2.eml", "S-4.eml"]);
+    let s1 = std::fs::read_to_string(dir.path().join("out/S-1.eml")).expect("S-1");
+    assert!(
+        s1.contains("(A)") && s1.contains("(B)") && !s1.contains("(D)"),
+        "{s1}"
+    );
+}
+
+#[test]
+fn header_problems_are_reported_once_for_the_data_file() {
+    let mut csv = String::from(
+        "shipment_id,Email,First Name,carrier.name,carrier.url,items[].sku,items[].name,items[].qty\n",
+    );
+    for i in 0..50 {
+        csv.push_str(&format!(
+            "S-{i},a@example.com,Ana,SEUR,https://t.example,A,Oil,1\n"
+        ));
+    }
+    let dir = shipping_dir(&csv);
+    let o = mailspec(
+        &[
+            "render",
+            "shipping.yaml",
+            "--data",
+            "shipments.csv",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("no column `email`").count(), 1, "{err}");
+    assert!(
+        err.contains("error[data/missing-field]: shipments.csv: the header has no column `first_name`, and every record needs it (the header has `First Name`: rename it to `first_name`)"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        !dir.path().join("out").exists()
+            || std::fs::read_dir(dir.path().join("out"))
+                .expect("out")
+                .count()
+                == 0
+    );
+
+    // An undeclared column is a warning, once, and the records still go out.
+    let csv = format!(
+        "{SHIPPING_HEADER},notes\nS-1,a@example.com,Ana,SEUR,https://t.example,A,Oil,1,x\nS-2,b@example.com,Bo,SEUR,https://t.example,A,Oil,1,y\n"
+    );
+    let dir = shipping_dir(&csv);
+    let o = mailspec(
+        &[
+            "render",
+            "shipping.yaml",
+            "--data",
+            "shipments.csv",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o)
+            .matches("warning[data/parse]: shipments.csv: column `notes` is not declared in `data.fields`, so its values are ignored")
+            .count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+
+    // Conflicting columns refuse the file.
+    let csv = format!("{SHIPPING_HEADER},carrier\n");
+    let dir = shipping_dir(&csv);
+    let o = mailspec(
+        &[
+            "render",
+            "shipping.yaml",
+            "--data",
+            "shipments.csv",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("columns `carrier.name` and `carrier` conflict"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn delimiters_are_given_or_detected_from_the_header() {
+    let dir = batch_dir();
+    let render = |file: &str, extra: &[&str]| {
+        let mut args = vec!["render", "hello.yaml", "--data", file, "--out", "out"];
+        args.extend_from_slice(extra);
+        mailspec(&args, dir.path())
+    };
+    std::fs::write(
+        dir.path().join("semi.csv"),
+        "id;email;name\r\n1;ana@example.com;Ana Núñez\r\n2;bob@example.org;Bob\r\n",
+    )
+    .expect("write");
+    let o = render("semi.csv", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("note: semi.csv:").count(), 1, "{err}");
+    assert!(
+        err.contains("semicolon-separated") && err.contains("--delimiter ';'"),
+        "{err}"
+    );
+    let o = render("semi.csv", &["--delimiter", ";"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+
+    std::fs::write(
+        dir.path().join("tabs.csv"),
+        "id\temail\tname\n1\tana@example.com\tAna, Núñez\n",
+    )
+    .expect("write");
+    let o = render("tabs.csv", &["--delimiter", "tab"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let eml = std::fs::read_to_string(dir.path().join("out/1.eml")).expect("1.eml");
+    assert!(eml.contains("Ana, ") || eml.contains("Ana=2C"), "{eml}");
+
+    // A semicolon header that does not name the fields: no guess, a way out.
+    std::fs::write(
+        dir.path().join("other.csv"),
+        "ident;correo\n1;a@example.com\n",
+    )
+    .expect("write");
+    let o = render("other.csv", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("this looks semicolon-separated; use --delimiter ';'"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = render("semi.csv", &["--delimiter", ";;"]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::write(dir.path().join("p.json"), "[]").expect("write");
+    let o = render("p.json", &["--delimiter", ";"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("CSV data only"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_problem_repeated_on_many_records_is_counted_not_repeated() {
+    let dir = batch_dir();
+    let mut csv = String::with_capacity(2_000_000);
+    csv.push_str("id,email,name\n");
+    for i in 1..=100_000 {
+        csv.push_str(&format!("{i},,n\n"));
+    }
+    std::fs::write(dir.path().join("many.csv"), csv).expect("write");
+    let o = mailspec(
+        &[
+            "render",
+            "hello.yaml",
+            "--data",
+            "many.csv",
+            "--out",
+            "out",
+            "--report",
+            "report.jsonl",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.lines().count() < 20, "{err}");
+    assert_eq!(err.matches("error[data/missing-field]").count(), 5, "{err}");
+    assert!(
+        err.contains("... and 99,995 more records: data/missing-field (field `email`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("0 message(s) written, 100000 record(s) failed"),
+        "{err}"
+    );
+    let report = std::fs::read_to_string(dir.path().join("report.jsonl")).expect("report");
+    assert_eq!(
+        report.lines().count(),
+        100_000,
+        "the report has every record"
+    );
+}

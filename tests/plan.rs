@@ -377,3 +377,46 @@ fn check_finds_a_missing_include() {
         d.help
     );
 }
+
+#[test]
+fn a_refused_record_still_claims_its_id() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: Hola
+  text: {{ content: Hola }}
+"
+    );
+    write(dir, "spec.yaml", spec.as_bytes());
+    write(
+        dir,
+        "data.jsonl",
+        b"{\"id\":\"1\",\"email\":\"not an address\",\"name\":\"A\"}\n{\"id\":\"1\",\"email\":\"a@example.com\",\"name\":\"A\"}\n{\"id\":\"2\",\"email\":\"b@example.com\",\"name\":\"B\"}\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailspec"))
+        .args([
+            "render",
+            "spec.yaml",
+            "--data",
+            "data.jsonl",
+            "--date",
+            "2024-06-01T10:00:00Z",
+        ])
+        .args(["--out", "out", "--report", "r.jsonl"])
+        .current_dir(dir)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let report = std::fs::read_to_string(dir.join("r.jsonl")).expect("report");
+    let codes: Vec<String> = report
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("json");
+            v["errors"][0]["code"].as_str().unwrap_or("ok").to_string()
+        })
+        .collect();
+    assert_eq!(codes, ["data/address", "data/duplicate-key", "ok"]);
+}

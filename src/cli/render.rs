@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset};
 use mailspec::batch::{self, BatchOptions, Selection};
 use mailspec::data::{self, Format};
+use mailspec::diag::Code;
 use mailspec::render::RenderOptions;
 use mailspec::sink::{DirSink, MaildirSink, MboxSink, Sink, WriterSink};
 
@@ -23,6 +24,10 @@ pub struct Args {
     /// Format of --data when its extension does not say (csv, json, jsonl, yaml).
     #[arg(long, value_name = "FORMAT")]
     data_format: Option<String>,
+    /// Delimiter of CSV --data: one ASCII character (`;`, `|`) or `tab`. Default: a comma, or
+    /// the semicolon or tab that a one-column header plainly uses (a note says so).
+    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    delimiter: Option<u8>,
     /// Directory for the .eml files (default `out/<spec name>/`); `-` writes one message to
     /// stdout.
     #[arg(long, value_name = "DIR")]
@@ -79,6 +84,21 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(mult))
         .ok_or_else(|| format!("`{s}` is not a size like 25M, 512k or 1048576"))
+}
+
+/// `;`, `|`, `tab` (or `\t`, as typed in a shell): one ASCII byte that can separate cells.
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => match s.as_bytes() {
+            // The quote and line ends already mean something in CSV.
+            [b'"' | b'\r' | b'\n'] => Err(format!("`{s}` cannot be a CSV delimiter")),
+            [b] if b.is_ascii() => Ok(*b),
+            _ => Err(format!(
+                "`{s}` is not one ASCII character; use e.g. `;`, `|` or `tab`"
+            )),
+        },
+    }
 }
 
 /// `--date`, else `SOURCE_DATE_EPOCH` (reproducible-builds.org convention), else now.
@@ -188,10 +208,28 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     None => Box::new(BufReader::new(f)),
                 }
             };
-            match data::read(reader, format) {
-                Ok(items) => (items, d.clone()),
-                Err(e) => {
-                    eprintln!("error[{}]: {d}: {}", e.code, e.message);
+            if a.delimiter.is_some() && format != Format::Csv {
+                bail!("--delimiter applies to CSV data only");
+            }
+            let read_opts = data::ReadOptions {
+                fields: Some(&c.spec.data.fields),
+                key: c.spec.data.key.as_deref(),
+                delimiter: a.delimiter,
+            };
+            match data::read_with(reader, format, &read_opts) {
+                Ok(opened) => {
+                    for w in &opened.warnings {
+                        eprintln!("warning[{}]: {d}: {}", w.code, w.message);
+                    }
+                    for n in &opened.notes {
+                        eprintln!("note: {d}: {n}");
+                    }
+                    (opened.items, d.clone())
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("error[{}]: {d}: {}", e.code, e.message);
+                    }
                     return Ok(ExitCode::from(1));
                 }
             }
@@ -210,6 +248,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ),
         },
     };
+    if a.delimiter.is_some() && a.data.is_none() {
+        bail!("--delimiter applies to --data");
+    }
 
     let mut sink: Box<dyn Sink> = if to_stdout {
         Box::new(WriterSink::new(BufWriter::new(std::io::stdout().lock())))
@@ -252,10 +293,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let mut report_err: Option<std::io::Error> = None;
     let started = std::time::Instant::now();
     let mut done = 0u64;
+    let mut repeats = Repeats::default();
     let assets = mailspec::assets::DirLoader::new(c.dir.clone());
     let summary = batch::run(&c, items, &opts, &assets, sink.as_mut(), &mut |r| {
         done += 1;
-        for line in r.describe(&source_name) {
+        for line in repeats.lines(r, &source_name) {
             match progress.as_ref() {
                 Some(pb) => pb.println(&line),
                 None => eprintln!("{line}"),
@@ -274,6 +316,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     })?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
+    }
+    for line in repeats.summary(a.report.is_none()) {
+        eprintln!("{line}");
     }
     if let Some(e) = report_err {
         return Err(e).context("cannot write the report");
@@ -295,4 +340,167 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Keeps a batch's stderr readable: a problem repeated on many records (same code, same field,
+/// same message apart from values and numbers) is printed for the first few records, then
+/// counted. `--report` still gets every record.
+#[derive(Default)]
+struct Repeats {
+    /// Per kind of problem: records printed, records only counted.
+    kinds: indexmap::IndexMap<Kind, (usize, u64)>,
+}
+
+/// A kind of problem: code, field, message shape.
+type Kind = (Code, Option<String>, String);
+
+impl Repeats {
+    /// Records printed in full per kind of problem.
+    const SHOWN: usize = 5;
+    /// Kinds tracked; beyond this, new kinds are printed in full, so memory stays bounded
+    /// whatever the number of records.
+    const MAX_KINDS: usize = 1000;
+
+    /// The lines to print for one record.
+    fn lines(&mut self, r: &batch::RecordReport, source: &str) -> Vec<String> {
+        let mut decided: Vec<(Kind, bool)> = Vec::new();
+        let mut out = Vec::new();
+        for (e, line) in r.errors.iter().zip(r.describe(source)) {
+            let kind = (
+                e.kind,
+                e.field.clone(),
+                shape(&e.message, e.field.as_deref()),
+            );
+            // A record counts once per kind, however many of its lines share it.
+            let show = match decided.iter().find(|(k, _)| *k == kind) {
+                Some((_, show)) => *show,
+                None => {
+                    let show = match self.kinds.get_mut(&kind) {
+                        Some((shown, _)) if *shown < Self::SHOWN => {
+                            *shown += 1;
+                            true
+                        }
+                        Some((_, hidden)) => {
+                            *hidden += 1;
+                            false
+                        }
+                        None => {
+                            if self.kinds.len() < Self::MAX_KINDS {
+                                self.kinds.insert(kind.clone(), (1, 0));
+                            }
+                            true
+                        }
+                    };
+                    decided.push((kind, show));
+                    show
+                }
+            };
+            if show {
+                out.push(line);
+            }
+        }
+        out
+    }
+
+    /// The counts of what was not printed, in order of first appearance.
+    fn summary(&self, no_report: bool) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .kinds
+            .iter()
+            .filter(|(_, (_, hidden))| *hidden > 0)
+            .map(|((code, field, _), (_, hidden))| {
+                let what = if *hidden == 1 { "record" } else { "records" };
+                let field = field
+                    .as_ref()
+                    .map(|f| format!(" (field `{f}`)"))
+                    .unwrap_or_default();
+                format!("... and {} more {what}: {code}{field}", thousands(*hidden))
+            })
+            .collect();
+        if no_report && !out.is_empty() {
+            out.push("(--report FILE lists every record)".to_string());
+        }
+        out
+    }
+}
+
+/// A message without its particulars: quoted values (other than the field name) and numbers
+/// are blanked, so `row has 2 cells` and `row has 4 cells` are one kind.
+fn shape(message: &str, field: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut quoted: Option<String> = None;
+    for ch in message.chars() {
+        match (&mut quoted, ch) {
+            (None, '`') => quoted = Some(String::new()),
+            (Some(q), '`') => {
+                if Some(q.as_str()) == field {
+                    out.push_str(&format!("`{q}`"));
+                } else {
+                    out.push_str("`…`");
+                }
+                quoted = None;
+            }
+            (Some(q), c) => q.push(c),
+            (None, c) if c.is_ascii_digit() => {
+                if !out.ends_with('#') {
+                    out.push('#');
+                }
+            }
+            (None, c) => out.push(c),
+        }
+    }
+    if let Some(q) = quoted {
+        out.push('`');
+        out.push_str(&q);
+    }
+    out
+}
+
+/// `99990` → `99,990`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_delimiter, shape, thousands};
+
+    #[test]
+    fn delimiters_are_one_ascii_character_or_tab() {
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+        assert_eq!(parse_delimiter("\\t"), Ok(b'\t'));
+        assert_eq!(parse_delimiter("\t"), Ok(b'\t'));
+        assert!(parse_delimiter(";;").is_err());
+        assert!(parse_delimiter("¦").is_err());
+        assert!(parse_delimiter("\"").is_err());
+        assert!(parse_delimiter("").is_err());
+    }
+
+    #[test]
+    fn shapes_and_counts() {
+        assert_eq!(
+            shape("`qty` must be a whole number, found `x`", Some("qty")),
+            shape("`qty` must be a whole number, found `yy`", Some("qty"))
+        );
+        assert_eq!(
+            shape("row has 2 cells", None),
+            shape("row has 14 cells", None)
+        );
+        assert_ne!(
+            shape("missing required field `a`", Some("a")),
+            shape("missing required field `b`", Some("b"))
+        );
+        assert_eq!(thousands(99_990), "99,990");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
 }

@@ -243,7 +243,15 @@ impl CompiledSpec {
                     field: None,
                     message: format!("cannot open `{rel}`: {e}"),
                 })?;
-                crate::data::read(Box::new(std::io::BufReader::new(f)), format)
+                // The spec's own fields and key: dotted and `[]` columns, header checks.
+                let opts = crate::data::ReadOptions {
+                    fields: Some(&self.spec.data.fields),
+                    key: self.spec.data.key.as_deref(),
+                    delimiter: None,
+                };
+                crate::data::read_with(Box::new(std::io::BufReader::new(f)), format, &opts)
+                    .map(|o| o.items)
+                    .map_err(crate::data::join_errors)
             }
         }
     }
