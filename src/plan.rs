@@ -106,6 +106,8 @@ pub enum MediaType {
 pub struct LeafPlan {
     /// The spec key of the part (`message.html`, `message.body.parts.1`).
     pub key: String,
+    /// The same place as a JSON Pointer (`/message/body/parts/1`), to locate diagnostics.
+    pub pointer: String,
     /// Its media type.
     pub media_type: MediaType,
     /// Extra Content-Type parameters.
@@ -221,28 +223,36 @@ pub fn guess_type(name: &str) -> &'static str {
         .unwrap_or("application/octet-stream")
 }
 
-/// Every `cid` name declared in a body, in order.
-pub fn declared_cids(body: &Body) -> Vec<String> {
-    fn walk(n: &Node, out: &mut Vec<String>) {
-        match n {
-            Node::Leaf(l) => out.extend(l.cid.clone()),
-            Node::Multipart { parts, .. } => parts.iter().for_each(|p| walk(p, out)),
-        }
-    }
-    let mut out = Vec::new();
-    match body {
-        Body::Shorthand {
-            inline,
-            attachments,
-            ..
-        } => {
-            for l in inline.iter().chain(attachments) {
-                out.extend(l.cid.clone());
+impl Body {
+    /// Every leaf, in order.
+    pub fn leaves(&self) -> Vec<&LeafPlan> {
+        fn walk<'a>(n: &'a Node, out: &mut Vec<&'a LeafPlan>) {
+            match n {
+                Node::Leaf(l) => out.push(l),
+                Node::Multipart { parts, .. } => parts.iter().for_each(|p| walk(p, out)),
             }
         }
-        Body::Tree(n) => walk(n, &mut out),
+        let mut out = Vec::new();
+        match self {
+            Body::Shorthand {
+                text,
+                html,
+                inline,
+                attachments,
+            } => {
+                out.extend(text.as_deref());
+                out.extend(html.as_deref());
+                out.extend(inline.iter().chain(attachments));
+            }
+            Body::Tree(n) => walk(n, &mut out),
+        }
+        out
     }
-    out
+}
+
+/// Every `cid` name declared in a body, in order.
+pub fn declared_cids(body: &Body) -> Vec<String> {
+    body.leaves().iter().filter_map(|l| l.cid.clone()).collect()
 }
 
 /// A spec key from a JSON Pointer: `/message/attachments/0` → `message.attachments.0`.

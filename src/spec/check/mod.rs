@@ -69,7 +69,7 @@ pub fn check(c: &mut Compiling) -> (Plan, Vec<Diagnostic>) {
     let mut ck = Checker { c, out: Vec::new() };
     ck.data();
     let plan = ck.message();
-    ck.cids();
+    ck.cids(&plan);
     // The same template can be reached twice (a layout shared by text and HTML): say it once.
     let mut out: Vec<Diagnostic> = Vec::new();
     for d in ck.out {

@@ -128,6 +128,7 @@ impl Checker<'_> {
         )?;
         Some(LeafPlan {
             key: key_of(ptr),
+            pointer: ptr.to_string(),
             media_type: MediaType::Given(media.into()),
             params: Vec::new(),
             source,
@@ -291,6 +292,7 @@ impl Checker<'_> {
         let media_type = self.leaf_media_type(ptr, p);
         Some(LeafPlan {
             key: key_of(ptr),
+            pointer: ptr.to_string(),
             media_type,
             params,
             source: source?,
