@@ -178,6 +178,30 @@ fn spec_dir(path: &Path) -> PathBuf {
 }
 
 impl CompiledSpec {
+    /// Checks one record given as JSON values against the declared fields (types, required
+    /// fields, defaults, the size limit of one value) and returns the typed record that
+    /// [`crate::render::render`] takes.
+    ///
+    /// # Errors
+    /// Every problem with the record, each naming its field.
+    pub fn record(
+        &self,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Vec<crate::error::Error>> {
+        let raw = crate::data::RawRecord {
+            index: 1,
+            line: None,
+            values,
+            from_text: false,
+        };
+        let too_big = crate::data::check_limits(&raw, crate::data::MAX_FIELD_BYTES);
+        if !too_big.is_empty() {
+            return Err(too_big.into_iter().map(Into::into).collect());
+        }
+        crate::data::coerce(&self.plan.fields, &raw)
+            .map_err(|e| e.into_iter().map(Into::into).collect())
+    }
+
     /// Template roots, for confinement checks.
     pub fn roots(&self) -> Vec<PathBuf> {
         check::roots(&self.dir, &self.spec.templates)
