@@ -32,6 +32,22 @@ pub fn references(html: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Every `cid:` reference with whether a template expression follows the literal part of its
+/// name (`cid:product-{{ item.sku }}` gives `("product-", true)`): read in template sources.
+pub fn template_references(source: &str) -> Vec<(&str, bool)> {
+    starts(source)
+        .map(|at| {
+            let end = at + name_len(&source[at..]);
+            let rest = &source[end..];
+            (
+                &source[at..end],
+                rest.starts_with("{{") || rest.starts_with("{%"),
+            )
+        })
+        .filter(|(n, templated)| !n.is_empty() || *templated)
+        .collect()
+}
+
 /// Points `cid:NAME` references at the Content-IDs actually written. Only names in `cids`
 /// (`(name, content-id)`) are touched, and only whole names, so `cid:logo` never rewrites
 /// inside `cid:logo-small`.

@@ -14,25 +14,61 @@ impl Checker<'_> {
             .iter()
             .filter_map(|l| Some((l.cid.as_deref()?, format!("{}/cid", l.pointer))))
             .collect();
-        let referenced: Vec<&str> = html
-            .iter()
-            .flat_map(|(_, src)| crate::cid::references(src))
-            .collect();
+        let prefixes = self.repeated_prefixes(plan);
+        // A name matches a `for_each` part whose cid template starts the same way.
+        let repeated = |name: &str| {
+            prefixes
+                .iter()
+                .any(|p| name.starts_with(p.as_str()) || p.starts_with(name))
+        };
+        let mut referenced: Vec<&str> = Vec::new();
         for (ptr, src) in &html {
-            for r in crate::cid::references(src) {
-                // A name built by the template (`cid:{{ x }}`) is checked per record.
-                if r.contains("{{") || r.contains("{%") || cids.iter().any(|(c, _)| *c == r) {
+            for (r, templated) in crate::cid::template_references(src) {
+                referenced.push(r);
+                let known = cids.iter().any(|(c, _)| *c == r && !templated);
+                // A name computed entirely by the template (`cid:{{ x }}`) is checked per record.
+                if known || (templated && r.is_empty()) || repeated(r) {
                     continue;
                 }
-                self.missing_cid(ptr, r, cids.iter().map(|(c, _)| *c));
+                let shown = if templated {
+                    format!("{r}{{{{…}}}}")
+                } else {
+                    r.to_string()
+                };
+                self.missing_cid(ptr, &shown, cids.iter().map(|(c, _)| *c));
             }
         }
-        let dynamic = html.iter().any(|(_, s)| s.contains("cid:{{"));
+        let dynamic = html
+            .iter()
+            .any(|(_, s)| crate::cid::template_references(s).iter().any(|(_, t)| *t));
         for (c, ptr) in &cids {
             if !referenced.contains(c) && !dynamic && !html.is_empty() {
                 self.unused_inline(c, ptr);
             }
         }
+    }
+
+    /// The literal start of each `for_each` part's cid template (`product-` of
+    /// `product-{{ item.sku }}`).
+    fn repeated_prefixes(&self, plan: &Plan) -> Vec<String> {
+        let mut out = Vec::new();
+        for l in plan.body.leaves() {
+            let Some(c) = l.repeat.as_ref().and_then(|r| r.cid.as_ref()) else {
+                continue;
+            };
+            let src = match &c.value {
+                crate::plan::Text::Literal(s) => Some(s.clone()),
+                crate::plan::Text::Template(t) => self.c.templates.source(t.flavor, &t.name),
+            };
+            if let Some(src) = src {
+                let end = src
+                    .find("{{")
+                    .or_else(|| src.find("{%"))
+                    .unwrap_or(src.len());
+                out.push(src[..end].to_string());
+            }
+        }
+        out
     }
 
     /// Each HTML part's pointer and the text of its template with everything it extends,
@@ -58,6 +94,13 @@ impl Checker<'_> {
                     closure(src.as_deref(), None)
                 }
                 Source::Template(t) => closure(None, Some(&t.value.name)),
+                // Every case counts: a `cid:` in any of them must have its inline part.
+                Source::Choice(c) => {
+                    let all = c.value.cases.iter().map(|(_, t)| t).chain(&c.value.default);
+                    all.map(|t| closure(None, Some(&t.name)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
                 Source::Asset(_) | Source::File(_) => continue,
             };
             out.push((l.pointer.clone(), text));
