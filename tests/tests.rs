@@ -7,6 +7,7 @@ mod cli;
 mod diagnostics;
 mod examples;
 mod fuzz_regressions;
+mod language;
 mod plan;
 mod schema;
 mod snapshots;

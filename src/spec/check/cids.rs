@@ -30,12 +30,11 @@ impl Checker<'_> {
                 if known || (templated && r.is_empty()) || repeated(r) {
                     continue;
                 }
-                let shown = if templated {
-                    format!("{r}{{{{…}}}}")
+                if templated {
+                    self.missing_repeated_cid(ptr, r);
                 } else {
-                    r.to_string()
-                };
-                self.missing_cid(ptr, &shown, cids.iter().map(|(c, _)| *c));
+                    self.missing_cid(ptr, r, cids.iter().map(|(c, _)| *c));
+                }
             }
         }
         let dynamic = html
@@ -122,6 +121,19 @@ impl Checker<'_> {
                 .help
                 .push(format!("add `inline: [{{ cid: {r}, file: ... }}]`")),
         }
+    }
+
+    fn missing_repeated_cid(&mut self, ptr: &str, prefix: &str) {
+        self.err_key(
+            Code::SpecMissingCid,
+            ptr,
+            format!("the HTML references `cid:{prefix}{{{{…}}}}` but no `for_each` inline part makes cids starting `{prefix}`"),
+            "HTML here",
+        )
+        .help
+        .push(format!(
+            "add `inline: [{{ for_each: LIST, cid: \"{prefix}{{{{ item.… }}}}\", file: ... }}]`"
+        ));
     }
 
     fn unused_inline(&mut self, c: &str, ptr: &str) {
