@@ -6,6 +6,7 @@ mod adversarial;
 mod cli;
 mod diagnostics;
 mod examples;
+mod first_hour;
 mod fuzz_regressions;
 mod language;
 mod plan;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mailspec::batch;
-use mailspec::diag::{Code, Diagnostic};
+use mailspec::diag::Code;
 
 /// Output format of diagnostics.
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -28,6 +28,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut io_error = false;
+    let (mut errors, mut warnings, mut bad_specs) = (0usize, 0usize, 0usize);
     for path in &args.specs {
         let (sources, diags) = match mailspec::spec::compile_path(path) {
             Ok(mut c) => {
@@ -40,11 +41,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 (sources, diags)
             }
         };
-        failed |= diags.iter().any(Diagnostic::is_error);
+        let e = diags.iter().filter(|d| d.is_error()).count();
+        errors += e;
+        warnings += diags.len() - e;
+        bad_specs += usize::from(e > 0);
+        failed |= e > 0;
         match args.format {
             Format::Text => eprint!("{}", sources.render(&diags)),
             Format::Json => print!("{}", sources.render_json(&diags)),
         }
+    }
+    // One line a person (or a CI log) can read at a glance, also when nothing was wrong.
+    if matches!(args.format, Format::Text) {
+        let n = args.specs.len();
+        let plural = |n: usize, one: &str, many: &str| {
+            format!("{n} {}", if n == 1 { one } else { many })
+        };
+        eprintln!(
+            "{}: {} ok, {} failed; {}, {}",
+            plural(n, "spec checked", "specs checked"),
+            n - bad_specs,
+            bad_specs,
+            plural(errors, "error", "errors"),
+            plural(warnings, "warning", "warnings")
+        );
     }
     Ok(if io_error {
         ExitCode::from(2)

@@ -246,8 +246,19 @@ fn open_records(
                 a.spec.display()
             );
         };
+        // Errors name the file the records are in, so `file:line` points at the right row.
+        let shown = match s {
+            mailspec::spec::model::Records::File(rel) => c
+                .path
+                .parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join(rel)
+                .display()
+                .to_string(),
+            mailspec::spec::model::Records::Inline(_) => c.path.display().to_string(),
+        };
         return match c.open_records(s) {
-            Ok(items) => Ok(Some((items, c.path.display().to_string()))),
+            Ok(items) => Ok(Some((items, shown))),
             Err(e) => {
                 eprintln!("error[{}]: sample records: {}", e.code, e.message);
                 Ok(None)
