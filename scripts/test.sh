@@ -32,12 +32,20 @@ step "format and lints"
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 
-step "cargo test (release, ${PROPTEST_CASES:-10000} cases per property test)"
-PROPTEST_CASES="${PROPTEST_CASES:-10000}" cargo test --locked --release
+# In the dev profile, not release: it keeps overflow checks and debug assertions on, and from a
+# fresh clone on 2 cores it compiles in about half the time (release took 8 min of a 13 min
+# run), while the 10,000 cases per property test add about a minute.
+step "cargo test (${PROPTEST_CASES:-10000} cases per property test)"
+PROPTEST_CASES="${PROPTEST_CASES:-10000}" cargo test --locked
 
 step "examples: check, render twice, compare, check the messages"
-cargo build --locked --release
-bin="${CARGO_TARGET_DIR:-target}/release/mailspec"
+# cargo test built this binary for tests/cli.rs; `cargo build` would compile every dependency
+# again, because without the dev-dependencies their features differ.
+bin="${CARGO_TARGET_DIR:-target}/debug/mailspec"
+if [ ! -x "$bin" ]; then
+  echo "error: cargo test did not leave $bin" >&2
+  exit 1
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 specs=(specs/*.yaml)
