@@ -80,7 +80,11 @@ ADDRESS_FIELDS = {
     "from", "sender", "reply-to", "to", "cc", "bcc",
     "resent-from", "resent-sender", "resent-to", "resent-cc", "resent-bcc",
 }
-QP_ESCAPE = re.compile(rb"=(?:[0-9A-F]{2}|$)")
+# Quoted-printable (RFC 2045 section 6.7): printable ASCII, space and tab travel as they are,
+# "=" starts =XX with upper-case hex or, last on a line, a soft line break.
+QP_RAW = re.compile(rb"[^\x20-\x7e\t]")
+QP_LOOSE_EQUALS = re.compile(rb"=(?![0-9A-F]{2}|$)")
+QP_HEX = re.compile(rb"=([0-9A-F]{2})")
 B64_LINE = re.compile(rb"[A-Za-z0-9+/=]*")
 
 
@@ -167,7 +171,7 @@ def split_entity(raw, label, utf8, out):
     decoded = []
     for name, value in fields:
         text_name = name.decode("ascii")
-        if any(b > 0x7F for b in value):
+        if not value.isascii():
             if not utf8:
                 out.add("8bit-header", "%s header %s has non-ASCII octets and the message is "
                         "not declared SMTPUTF8" % (label, text_name))
@@ -362,7 +366,7 @@ def check_multipart(entity, boundary, utf8, out, depth, forwarded):
 
 def check_body(entity, ctype, params, cte, out):
     label, body = entity.label, entity.body
-    if cte == "7bit" and any(b > 0x7F for b in body):
+    if cte == "7bit" and not body.isascii():
         out.add("8bit-in-7bit", "%s is declared 7bit and has octets above 127" % label)
         return
     data = body
@@ -401,7 +405,7 @@ def decode_base64(body, label, out):
 
 
 def decode_qp(body, label, out):
-    decoded = bytearray()
+    decoded = []
     lines = body.split(b"\r\n")
     for n, line in enumerate(lines, 1):
         where = "%s: line %d" % (label, n)
@@ -410,28 +414,22 @@ def decode_qp(body, label, out):
                     % (where, len(line), ENCODED_LINE_LIMIT))
         if line.endswith((b" ", b"\t")):
             out.add("quoted-printable", "%s ends in white space" % where)
-        bad = [b for b in line if not (0x21 <= b <= 0x7E or b in (0x20, 0x09))]
-        if bad:
-            out.add("quoted-printable", "%s has a raw octet 0x%02X" % (where, bad[0]))
+        raw_octet = QP_RAW.search(line)
+        if raw_octet:
+            out.add("quoted-printable", "%s has a raw octet 0x%02X"
+                    % (where, raw_octet.group(0)[0]))
             return None
-        i = 0
-        while i < len(line):
-            if line[i:i + 1] != b"=":
-                decoded.append(line[i])
-                i += 1
-                continue
-            m = QP_ESCAPE.match(line, i)
-            if m is None:
-                out.add("quoted-printable", "%s has \"=\" not followed by two upper-case "
-                        "hex digits or a line end: %r" % (where, line[i:i + 3]))
-                return None
-            if m.end() - i == 3:
-                decoded.append(int(line[i + 1:i + 3], 16))
-            i = m.end()
-        soft = line.endswith(b"=") and QP_ESCAPE.match(line, len(line) - 1) is not None
+        loose = QP_LOOSE_EQUALS.search(line)
+        if loose:
+            out.add("quoted-printable", "%s has \"=\" not followed by two upper-case hex "
+                    "digits or a line end: %r" % (where, line[loose.start():loose.start() + 3]))
+            return None
+        soft = line.endswith(b"=")
+        text = line[:-1] if soft else line
+        decoded.append(QP_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), text))
         if n < len(lines) and not soft:
-            decoded += b"\r\n"
-    return bytes(decoded)
+            decoded.append(b"\r\n")
+    return b"".join(decoded)
 
 
 # ---------------------------------------------------------- the stdlib's view

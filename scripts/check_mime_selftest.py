@@ -95,6 +95,37 @@ class BadMessages(unittest.TestCase):
         self.assertIn("8bit-header", codes(check_mime.check_message(raw, utf8=True)))
 
 
+class VariationsOfTheGoodMessage(unittest.TestCase):
+    """One-rule edits of good.eml, for rules whose failures are easier to see as a diff."""
+
+    CASES = [
+        # (what changes, old bytes, new bytes, the code expected)
+        ("QP text that is not UTF-8", b"Jos=C3=A9,", b"Jos=E9,", "charset"),
+        ("lower-case QP hex", b"Jos=C3=A9,", b"Jos=c3=a9,", "quoted-printable"),
+        ("a multipart in base64", b'boundary="inner.b2"\r\n',
+         b'boundary="inner.b2"\r\nContent-Transfer-Encoding: base64\r\n', "bad-cte"),
+        ("an unknown transfer encoding", b"Content-Transfer-Encoding: 8bit",
+         b"Content-Transfer-Encoding: 9bit", "bad-cte"),
+        ("an encoded-word over 75 characters", b"de_tu_pedido_#1000?=",
+         b"de_tu_pedido_#1000_" + b"x" * 40 + b"?=", "encoded-word"),
+        ("an encoded-word in an unknown charset", b"=?utf-8?B?Sm9z", b"=?x-none?B?Sm9z",
+         "encoded-word"),
+        ("a boundary over 70 characters", b"outer.b1", b"o" * 71, "mime-structure"),
+        ("MIME-Version 1.1", b"MIME-Version: 1.0", b"MIME-Version: 1.1", "bad-mime-version"),
+        ("a base64 line over 76 characters", b"JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCg==",
+         b"JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCgJVBERi0xLjQK",
+         "base64"),
+    ]
+
+    def test_each_edit_is_caught(self):
+        good = read("good.eml")
+        for what, old, new, code in self.CASES:
+            with self.subTest(what):
+                self.assertIn(old, good)
+                found = codes(check_mime.check_message(good.replace(old, new)))
+                self.assertIn(code, found)
+
+
 class CommandLine(unittest.TestCase):
     def test_summary_and_exit_status(self):
         status, lines = run_main([CORPUS])
