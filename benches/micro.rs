@@ -33,7 +33,10 @@ fn benches(cr: &mut Criterion) {
         b.iter(|| render(&c, black_box(&record), 1, &assets, &opts).expect("renders"))
     });
 
-    let Body::Shorthand { html: Some(html), .. } = &c.plan.body else {
+    let Body::Shorthand {
+        html: Some(html), ..
+    } = &c.plan.body
+    else {
         panic!("the order confirmation has an html part");
     };
     let Source::Template(t) = &html.source else {
@@ -41,7 +44,10 @@ fn benches(cr: &mut Criterion) {
     };
     let ctx = minijinja::Value::from(minijinja::value::Serde(&record));
     cr.bench_function("template: order confirmation html", |b| {
-        b.iter(|| c.templates.render(t.value.flavor, &t.value.name, black_box(&ctx)))
+        b.iter(|| {
+            c.templates
+                .render(t.value.flavor, &t.value.name, black_box(&ctx))
+        })
     });
     let page = c
         .templates
@@ -54,7 +60,8 @@ fn benches(cr: &mut Criterion) {
     cr.bench_function("base64: 20 KB", |b| {
         b.iter(|| encode::encode_base64(black_box(&pdf)))
     });
-    let subject = "Confirmación de tu pedido ES-100183 — gracias por comprar en Olivo, María ".repeat(3);
+    let subject =
+        "Confirmación de tu pedido ES-100183 — gracias por comprar en Olivo, María ".repeat(3);
     cr.bench_function("header: fold an encoded subject", |b| {
         b.iter(|| header::unstructured("Subject", black_box(&subject), false))
     });

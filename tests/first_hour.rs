@@ -15,7 +15,10 @@ fn mailspec(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
         .current_dir(dir)
         .output()
         .expect("runs");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 const SPEC: &str = r#"mailspec: 1
@@ -36,8 +39,16 @@ message:
 fn check_ends_with_a_summary_also_when_all_is_well() {
     let tmp = tempfile::tempdir().expect("tmp");
     write(tmp.path(), "data/people.csv", "id,email\n1,a@example.com\n");
-    write(tmp.path(), "a.yaml", &SPEC.replace("FROM", "shop@example.com"));
-    write(tmp.path(), "b.yaml", &SPEC.replace("FROM", "shop@example.com"));
+    write(
+        tmp.path(),
+        "a.yaml",
+        &SPEC.replace("FROM", "shop@example.com"),
+    );
+    write(
+        tmp.path(),
+        "b.yaml",
+        &SPEC.replace("FROM", "shop@example.com"),
+    );
     let (code, err) = mailspec(tmp.path(), &["check", "a.yaml", "b.yaml"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
@@ -57,7 +68,10 @@ fn an_unquoted_comma_in_a_display_name_is_named_with_the_fix() {
     );
     let (code, err) = mailspec(tmp.path(), &["check", "s.yaml"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("a display name that contains `,` must be quoted"), "{err}");
+    assert!(
+        err.contains("a display name that contains `,` must be quoted"),
+        "{err}"
+    );
     assert!(
         err.contains(r#"quote the name: `"Tienda Ejemplo, S.L." <a@b.example>`"#),
         "{err}"
@@ -73,11 +87,25 @@ fn a_bad_sample_row_is_named_by_its_data_file_and_line() {
         "data/people.csv",
         "id,email\n1,a@example.com\n2,not-an-address\n",
     );
-    write(tmp.path(), "s.yaml", &SPEC.replace("FROM", "shop@example.com"));
+    write(
+        tmp.path(),
+        "s.yaml",
+        &SPEC.replace("FROM", "shop@example.com"),
+    );
     let (code, err) = mailspec(
         tmp.path(),
-        &["render", "s.yaml", "--out", "out", "--date", "2024-01-01T00:00:00Z"],
+        &[
+            "render",
+            "s.yaml",
+            "--out",
+            "out",
+            "--date",
+            "2024-01-01T00:00:00Z",
+        ],
     );
     assert_eq!(code, Some(1));
-    assert!(err.contains("record 2 (key `2`, data/people.csv:3)"), "{err}");
+    assert!(
+        err.contains("record 2 (key `2`, data/people.csv:3)"),
+        "{err}"
+    );
 }

@@ -54,9 +54,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // One line a person (or a CI log) can read at a glance, also when nothing was wrong.
     if matches!(args.format, Format::Text) {
         let n = args.specs.len();
-        let plural = |n: usize, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         eprintln!(
             "{}: {} ok, {} failed; {}, {}",
             plural(n, "spec checked", "specs checked"),

@@ -36,7 +36,8 @@ pub struct Args {
     /// With a directory: remove every .eml and .envelope.json already in it first.
     #[arg(long)]
     force: bool,
-    /// Append all messages to this mbox file (mboxrd) instead of a directory.
+    /// Write all messages to this mbox file (mboxrd) instead of a directory. An existing file
+    /// is replaced (truncated first): one run writes one complete batch.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "maildir"])]
     mbox: Option<PathBuf>,
     /// Deliver into this Maildir (tmp/ then new/) instead of a directory.
