@@ -302,6 +302,16 @@ impl Sink for MaildirSink {
     }
 }
 
+/// Keeps nothing: for checking records without writing messages.
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn accept(&mut self, _index: usize, _m: &EmittedMessage) -> io::Result<String> {
+        Ok(String::new())
+    }
+}
+
 /// Writes one message's bytes to a writer (stdout).
 pub struct WriterSink<W: Write> {
     out: W,

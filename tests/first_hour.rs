@@ -109,3 +109,71 @@ fn a_bad_sample_row_is_named_by_its_data_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn check_with_data_validates_every_record_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "data/people.csv", "id,email\n1,a@example.com\n");
+    write(
+        tmp.path(),
+        "s.yaml",
+        &SPEC.replace("FROM", "shop@example.com"),
+    );
+    write(
+        tmp.path(),
+        "prod.csv",
+        "id,email\n1,a@example.com\n2,broken\n3,c@example.com\n",
+    );
+    let (code, err) = mailspec(
+        tmp.path(),
+        &[
+            "check", "s.yaml", "--data", "prod.csv", "--report", "r.jsonl",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("record 2 (key `2`, prod.csv:3)"), "{err}");
+    assert!(
+        err.contains("2 record(s) valid, 1 refused (nothing written)"),
+        "{err}"
+    );
+    let report = std::fs::read_to_string(tmp.path().join("r.jsonl")).expect("report");
+    assert_eq!(report.lines().count(), 3);
+    assert!(!tmp.path().join("out").exists(), "nothing is written");
+}
+
+#[test]
+fn size_limit_flags_apply() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "data/people.csv", "id,email\n1,a@example.com\n");
+    write(tmp.path(), "files/terms.pdf", &"x".repeat(2000));
+    let spec =
+        SPEC.replace("FROM", "shop@example.com") + "  attachments: [{ file: files/terms.pdf }]\n";
+    write(tmp.path(), "s.yaml", &spec);
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "render",
+            "s.yaml",
+            "--out",
+            "-",
+            "--date",
+            "2024-01-01T00:00:00Z",
+        ];
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        mailspec(tmp.path(), &a)
+    };
+    assert_eq!(run(&[]).0, Some(0));
+    let (code, err) = run(&["--max-attachment-size", "1k"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("data/limit"), "{err}");
+    let (code, err) = run(&["--max-message-size", "2k"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("data/limit"), "{err}");
+    let (code, err) = run(&["--max-field-size", "4"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("data/limit"), "{err}");
+}

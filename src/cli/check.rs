@@ -23,9 +23,25 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Also check every record of this data file (.csv, .json, .jsonl, .yaml) against the
+    /// spec, rendering each in memory and writing nothing; needs exactly one spec.
+    #[arg(long, value_name = "FILE")]
+    data: Option<String>,
+    /// Format of --data when its extension does not say.
+    #[arg(long, value_name = "FORMAT", requires = "data")]
+    data_format: Option<String>,
+    /// Delimiter of CSV --data (`;`, `tab`...).
+    #[arg(long, value_name = "CHAR", requires = "data", value_parser = super::render::parse_delimiter)]
+    delimiter: Option<u8>,
+    /// With --data: one JSON line per record, as `render --report` writes.
+    #[arg(long, value_name = "FILE", requires = "data")]
+    report: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.data.is_some() && args.specs.len() != 1 {
+        anyhow::bail!("--data checks records against one spec: name exactly one");
+    }
     let mut failed = false;
     let mut io_error = false;
     let (mut errors, mut warnings, mut bad_specs) = (0usize, 0usize, 0usize);
@@ -64,6 +80,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             plural(errors, "error", "errors"),
             plural(warnings, "warning", "warnings")
         );
+    }
+    if let (Some(data), false, false) = (&args.data, failed, io_error) {
+        let a = super::render::validation(
+            args.specs[0].clone(),
+            data.clone(),
+            args.data_format.clone(),
+            args.delimiter,
+            args.report.clone(),
+        );
+        return super::render::run(a);
     }
     Ok(if io_error {
         ExitCode::from(2)
