@@ -31,6 +31,7 @@ pub mod error;
 pub mod filters;
 pub mod mime;
 pub mod plan;
+pub mod preview;
 pub mod render;
 pub mod review;
 pub mod schema;

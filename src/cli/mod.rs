@@ -2,6 +2,7 @@
 //! (diagnostics printed); 2 usage, I/O or internal error.
 
 mod check;
+mod preview;
 mod render;
 mod test;
 
@@ -38,6 +39,9 @@ enum Command {
     /// Render each spec's fixtures and compare them with the committed snapshots in
     /// `snapshots/` (a readable decoded view plus a digest of the exact bytes).
     Test(test::Args),
+    /// Serve a live preview of every message on 127.0.0.1: rendered HTML at desktop and
+    /// mobile widths, text, headers, envelope, MIME tree and snapshot diffs.
+    Preview(preview::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
         }
         Command::Render(a) => render::run(*a),
         Command::Test(a) => test::run(a),
+        Command::Preview(a) => preview::run(a),
     };
     match result {
         Ok(code) => code,
