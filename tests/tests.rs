@@ -8,5 +8,6 @@ mod diagnostics;
 mod examples;
 mod fuzz_regressions;
 mod plan;
+mod preview;
 mod schema;
 mod snapshots;
