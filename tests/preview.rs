@@ -817,4 +817,25 @@ fn preview_http_safety() {
         got.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(got.contains("event: generation"), "{got}");
+    // A spec file added to `specs/` appears without a restart, and the event stream says so.
+    let text = std::fs::read_to_string(dir.join("specs/hello.yaml")).expect("read");
+    std::fs::write(
+        dir.join("specs/added.yaml"),
+        text.replace("name: hello", "name: added"),
+    )
+    .expect("write");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, _, body) = http_get(port, "/", &host).expect("index");
+        if body.contains("specs/added.yaml") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new spec never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    while !got.contains("data: 2") {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "events stream closed: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use mailspec::preview::Workspace;
 use mailspec::preview::server::{self, AppState};
-use mailspec::preview::{Workspace, watch};
+use mailspec::preview::watch::{self, SpecList};
 use mailspec::review;
 
 const AFTER_HELP: &str = "\
@@ -40,7 +41,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let specs = if a.specs.is_empty() {
+    let list = if a.specs.is_empty() {
         let dir = Path::new("specs");
         if !dir.is_dir() {
             bail!(
@@ -48,15 +49,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                  repository root, or name the specs"
             );
         }
-        review::discover_specs(dir).context("cannot list `specs/`")?
+        review::discover_specs(dir).context("cannot list `specs/`")?;
+        SpecList::Discover(dir.to_path_buf())
     } else {
         for s in &a.specs {
             if !s.is_file() {
                 bail!("cannot read spec `{}`: no such file", s.display());
             }
         }
-        a.specs.clone()
+        SpecList::Given(a.specs.clone())
     };
+    let specs = list.current();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,8 +86,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .filter(|s| matches!(s.state, mailspec::preview::SpecState::Failed { .. }))
             .count();
         let state = AppState::new(ws);
-        watch::spawn(state.clone(), specs.clone(), a.snapshots.clone())
-            .context("cannot watch files")?;
+        watch::spawn(state.clone(), list, a.snapshots.clone()).context("cannot watch files")?;
         println!(
             "mailspec preview: {} spec(s){}; serving on http://127.0.0.1:{}/ (Ctrl-C stops)",
             specs.len(),

@@ -48,16 +48,33 @@ fn is_noise(path: &Path) -> bool {
         || path.components().any(|c| c.as_os_str() == ".git")
 }
 
+/// Which specs to rebuild.
+#[derive(Debug, Clone)]
+pub enum SpecList {
+    /// The specs named on the command line, always the same.
+    Given(Vec<PathBuf>),
+    /// Every spec in this folder, listed again on each rebuild (so a new spec file appears
+    /// and a deleted one goes), as [`crate::review::discover_specs`] finds them.
+    Discover(PathBuf),
+}
+
+impl SpecList {
+    /// The specs as of now (a folder that cannot be listed gives none: the index says so,
+    /// and the next change lists it again).
+    pub fn current(&self) -> Vec<PathBuf> {
+        match self {
+            SpecList::Given(v) => v.clone(),
+            SpecList::Discover(dir) => crate::review::discover_specs(dir).unwrap_or_default(),
+        }
+    }
+}
+
 /// Starts the watcher thread: it owns the watcher and rebuilds `state` on changes until the
-/// process ends.
+/// process ends. With [`SpecList::Discover`], the folder itself is watched too.
 ///
 /// # Errors
 /// When the platform's file watcher cannot be created.
-pub fn spawn(
-    state: AppState,
-    specs: Vec<PathBuf>,
-    snapshots: PathBuf,
-) -> Result<(), notify::Error> {
+pub fn spawn(state: AppState, specs: SpecList, snapshots: PathBuf) -> Result<(), notify::Error> {
     let (tx, rx) = mpsc::channel::<DebounceEventResult>();
     let debouncer = new_debouncer(DEBOUNCE, None, tx)?;
     std::thread::Builder::new()
@@ -69,8 +86,9 @@ pub fn spawn(
 
 /// The folders to watch: every spec's roots and the snapshot folder, without folders inside
 /// another one (a recursive watch covers them).
-fn wanted(ws: &Workspace, snapshots: &Path) -> BTreeSet<PathBuf> {
+fn wanted(ws: &Workspace, snapshots: &Path, extra: Option<&Path>) -> BTreeSet<PathBuf> {
     let mut all = ws.roots();
+    all.extend(extra.map(Path::to_path_buf));
     if let Ok(s) = snapshots.canonicalize() {
         all.push(s);
     }
@@ -88,13 +106,17 @@ fn run(
     mut debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
     rx: mpsc::Receiver<DebounceEventResult>,
     state: AppState,
-    specs: Vec<PathBuf>,
+    specs: SpecList,
     snapshots: PathBuf,
 ) {
+    let extra = match &specs {
+        SpecList::Discover(dir) => dir.canonicalize().ok(),
+        SpecList::Given(_) => None,
+    };
     let mut watched: BTreeSet<PathBuf> = BTreeSet::new();
     let mut rewatch = |debouncer: &mut Debouncer<RecommendedWatcher, RecommendedCache>,
                        ws: &Workspace| {
-        let want = wanted(ws, &snapshots);
+        let want = wanted(ws, &snapshots, extra.as_deref());
         for gone in watched.difference(&want) {
             let _ = debouncer.unwatch(gone);
         }
@@ -116,7 +138,7 @@ fn run(
             continue;
         }
         let generation = state.current().generation + 1;
-        let ws = Workspace::build(&specs, &snapshots, generation);
+        let ws = Workspace::build(&specs.current(), &snapshots, generation);
         // A template root added by the edit is watched from now on.
         rewatch(&mut debouncer, &ws);
         state.replace(ws);
