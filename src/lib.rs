@@ -16,6 +16,10 @@
 //!    [`mime::emit`] turns that into bytes.
 //! 4. [`sink`] writes messages out: a directory of `.eml` files, an mbox, a Maildir.
 //!
+//! Around the pipeline: [`review`] turns fixtures into readable snapshot views, and [`preview`]
+//! serves every message on loopback while a spec is edited (and writes the static review pages
+//! of `mailspec test --html`).
+//!
 //! Everything up to the sink is pure: no clock, no hostname, no randomness, no environment
 //! variables. The same spec, records and date give the same bytes on any machine.
 
