@@ -213,10 +213,17 @@ fn side(
 fn with_csp(html: &str) -> String {
     let meta = format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{FRAME_CSP}\">");
     let lower = html.to_ascii_lowercase();
+    // The tag itself, not a longer name that starts the same (`<header>` is not `<head>`).
     let after_tag = |tag: &str| {
         lower
-            .find(tag)
-            .and_then(|i| lower[i..].find('>').map(|j| i + j + 1))
+            .match_indices(tag)
+            .find(|(i, _)| {
+                lower[i + tag.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c == '>' || c.is_ascii_whitespace())
+            })
+            .and_then(|(i, _)| lower[i..].find('>').map(|j| i + j + 1))
     };
     let at = after_tag("<head")
         .or_else(|| after_tag("<html"))
@@ -451,6 +458,10 @@ l.png · image/png · 3 bytes · sha256 abc\n== end · 1 message(s)";
     fn csp_goes_into_head_after_doctype() {
         let s = with_csp("<!DOCTYPE html><html><head><title>t</title></head></html>");
         assert!(s.starts_with("<!DOCTYPE html><html><head><meta http-equiv"));
+        let s = with_csp("<header>x</header>");
+        assert!(s.starts_with("<meta http-equiv"), "{s}");
+        let s = with_csp("<HTML lang=en><body>x");
+        assert!(s.starts_with("<HTML lang=en><meta"), "{s}");
         let s = with_csp("<p>x</p>");
         assert!(s.starts_with("<meta http-equiv"));
         let s = with_csp("<!doctype html>\n<p>x</p>");
