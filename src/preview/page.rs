@@ -303,6 +303,35 @@ pub fn failed_spec(ws: &Workspace, spec: usize, entry: &SpecEntry, diagnostics: 
     out
 }
 
+/// The page of a record set that could not be opened (a data file that does not parse).
+pub fn failed_set(
+    ws: &Workspace,
+    spec: usize,
+    entry: &SpecEntry,
+    set: &RecordSet,
+    problem: &str,
+) -> String {
+    let mut out = String::new();
+    head(
+        &mut out,
+        &format!("{} — {}", entry.shown, set.label),
+        ws.generation,
+        true,
+    );
+    out.push_str("<div class=\"layout\">");
+    sets_nav(&mut out, spec, entry, None);
+    let _ = write!(
+        out,
+        "<main><h1 class=\"bad\">The records of {} cannot be read</h1>\
+         <p class=\"meta\">Fix the data and save: this page updates by itself.</p>\
+         <pre class=\"diag\" id=\"diagnostics\">{}</pre></main></div>",
+        esc(&set.label),
+        esc(problem)
+    );
+    foot(&mut out);
+    out
+}
+
 /// A page saying that something asked for does not exist (any more).
 pub fn not_found(ws: &Workspace, what: &str) -> String {
     let mut out = String::new();

@@ -250,7 +250,10 @@ fn lookup<'a>(ws: &'a Workspace, s: usize, set: &str, n: usize) -> Result<Here<'
         ))
     };
     let rs = ready.sets.iter().find(|x| x.id == set).ok_or_else(gone)?;
-    let records = rs.records.as_ref().map_err(|_| gone())?;
+    let records = rs
+        .records
+        .as_ref()
+        .map_err(|e| Box::new(html(page::failed_set(ws, s, entry, rs, e))))?;
     let record = records.iter().find(|r| r.index == n).ok_or_else(gone)?;
     Ok(Here {
         spec: s,
