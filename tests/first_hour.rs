@@ -216,3 +216,30 @@ fn init_makes_a_spec_that_passes_check_and_test() {
     let (code, _) = mailspec(tmp.path(), &["init", "../escape"]);
     assert_eq!(code, Some(2));
 }
+
+#[test]
+fn missing_data_files_get_a_did_you_mean() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "data/people.csv", "id,email\n1,a@example.com\n");
+    write(
+        tmp.path(),
+        "s.yaml",
+        &SPEC.replace("FROM", "shop@example.com"),
+    );
+    let (code, err) = mailspec(
+        tmp.path(),
+        &["render", "s.yaml", "--data", "data/peple.csv"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("did you mean `data/people.csv`?"), "{err}");
+    write(
+        tmp.path(),
+        "t.yaml",
+        &SPEC
+            .replace("FROM", "shop@example.com")
+            .replace("data/people.csv", "data/peopel.csv"),
+    );
+    let (code, err) = mailspec(tmp.path(), &["check", "t.yaml"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("did you mean `data/people.csv`?"), "{err}");
+}

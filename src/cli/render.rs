@@ -290,7 +290,23 @@ fn open_records(
     let reader: Box<dyn Read + Send> = if d == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
-        let f = File::open(d).with_context(|| format!("cannot open `{d}`"))?;
+        let f = match File::open(d) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let path = std::path::Path::new(d);
+                let dir = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                let hint = name
+                    .and_then(|n| mailspec::spec::check::nearest_file(&[dir.clone()], &n))
+                    .map(|h| format!(": did you mean `{}`?", dir.join(h).display()))
+                    .unwrap_or_default();
+                bail!("cannot open `{d}`: no such file{hint}");
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot open `{d}`")),
+        };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         match progress {
             // Progress in bytes of the data file read: the only total known before a

@@ -24,7 +24,7 @@ use crate::diag::{Code, Diagnostic, FileId, Sources};
 use crate::plan::{Keyed, Plan, Text, key_of};
 use crate::template::Templates;
 
-pub use templates::template_closure;
+pub use templates::{nearest_file, template_closure};
 
 /// A spec on its way to being compiled: what the checks read and add to.
 #[derive(Debug)]

@@ -545,12 +545,16 @@ impl Checker<'_> {
         match resolve_confined(std::slice::from_ref(&dir), rel) {
             Ok(Some(_)) => true,
             Ok(None) => {
-                self.err_value(
+                let hint = super::nearest_file(std::slice::from_ref(&dir), rel);
+                let d = self.err_value(
                     Code::SpecFileNotFound,
                     ptr,
                     format!("file `{rel}` not found"),
                     "no such file (paths are relative to the spec)",
                 );
+                if let Some(h) = hint {
+                    d.help.push(format!("did you mean `{h}`?"));
+                }
                 false
             }
             Err(Confine(msg)) => {
