@@ -300,7 +300,9 @@ fn open_records(
                 };
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
                 let hint = name
-                    .and_then(|n| mailspec::spec::check::nearest_file(&[dir.clone()], &n))
+                    .and_then(|n| {
+                        mailspec::spec::check::nearest_file(std::slice::from_ref(&dir), &n)
+                    })
                     .map(|h| format!(": did you mean `{}`?", dir.join(h).display()))
                     .unwrap_or_default();
                 bail!("cannot open `{d}`: no such file{hint}");
