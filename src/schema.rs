@@ -91,6 +91,26 @@ pub fn validate(doc: &Document) -> Result<(), Vec<Diagnostic>> {
     Err(out)
 }
 
+/// The spec's value without the keys the schema does not know (`subjet:`), when those are its
+/// only schema problems: the rest of the spec can then still be checked, so a typo in one key
+/// does not hide the template errors of another. `None` when anything else is wrong.
+pub fn without_unknown_keys(doc: &Document) -> Option<Value> {
+    let v = validator()?;
+    let mut value = doc.value.clone();
+    for e in v.iter_errors(&doc.value) {
+        let ValidationErrorKind::AdditionalProperties { unexpected } = e.kind() else {
+            return None;
+        };
+        let obj = value
+            .pointer_mut(e.instance_path().as_str())?
+            .as_object_mut()?;
+        for key in unexpected {
+            obj.remove(key);
+        }
+    }
+    v.is_valid(&value).then_some(value)
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing (null)",

@@ -243,3 +243,17 @@ fn missing_data_files_get_a_did_you_mean() {
     assert_eq!(code, Some(1));
     assert!(err.contains("did you mean `data/people.csv`?"), "{err}");
 }
+
+#[test]
+fn a_typo_in_one_key_does_not_hide_template_errors_elsewhere() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "data/people.csv", "id,email\n1,a@example.com\n");
+    let spec = SPEC
+        .replace("FROM", "shop@example.com")
+        .replace("subject: Hola", "subjet: Hola\n  subject: \"{{ nmae }}\"");
+    write(tmp.path(), "s.yaml", &spec);
+    let (code, err) = mailspec(tmp.path(), &["check", "s.yaml"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("schema/unknown-key"), "{err}");
+    assert!(err.contains("template/undefined-variable"), "{err}");
+}

@@ -93,9 +93,12 @@ pub fn compile_source(
     sources: Sources,
     file: FileId,
 ) -> Result<CompiledSpec, (Sources, Vec<Diagnostic>)> {
-    let (spec, map) = match parse(&sources, file) {
-        Ok(x) => x,
-        Err(d) => return Err((sources, d)),
+    let (spec, map, schema_errors) = match parse(&sources, file) {
+        Ok((spec, map)) => (spec, map, Vec::new()),
+        Err(d) => match lenient(&sources, file) {
+            Some((spec, map)) => (spec, map, d),
+            None => return Err((sources, d)),
+        },
     };
     let dir = spec_dir(path);
     let name = spec.name.clone().unwrap_or_else(|| {
@@ -115,6 +118,17 @@ pub fn compile_source(
         map,
     };
     let (plan, diagnostics) = check::check(&mut unit);
+    if !schema_errors.is_empty() {
+        // The spec was checked without its unknown keys: report those, and the template
+        // problems found meanwhile (other checks could be side effects of the missing keys).
+        let mut all = schema_errors;
+        all.extend(
+            diagnostics
+                .into_iter()
+                .filter(|d| d.code.as_str().starts_with("template/")),
+        );
+        return Err((unit.sources, all));
+    }
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err((unit.sources, diagnostics));
     }
@@ -166,6 +180,14 @@ fn parse(sources: &Sources, file: FileId) -> Result<(Spec, SourceMap), Vec<Diagn
             Diagnostic::error(Code::SchemaType, format!("invalid spec: {e}")).at(file, 0..0),
         ]),
     }
+}
+
+/// The spec without its unknown keys, when those are its only schema problems.
+fn lenient(sources: &Sources, file: FileId) -> Option<(Spec, SourceMap)> {
+    let doc = yaml::load(sources, file).ok()?;
+    let value = crate::schema::without_unknown_keys(&doc)?;
+    let spec = serde_json::from_value(value).ok()?;
+    Some((spec, doc.map))
 }
 
 /// The spec's folder, canonical (static files and templated paths must stay inside it).
