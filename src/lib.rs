@@ -26,6 +26,7 @@ pub mod assets;
 pub mod batch;
 pub mod cid;
 pub mod data;
+pub mod deliver;
 pub mod diag;
 pub mod error;
 pub mod filters;

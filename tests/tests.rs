@@ -5,6 +5,7 @@ mod util;
 mod adversarial;
 mod cli;
 mod diagnostics;
+mod dkim;
 mod examples;
 mod fuzz_regressions;
 mod plan;
