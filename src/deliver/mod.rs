@@ -11,6 +11,7 @@
 //! 4. MIME is assembled and emitted ([`crate::mime::emit`]);
 //! 5. [`dkim::Signer::sign`] prepends a `DKIM-Signature` (RFC 6376) over the emitted bytes.
 //!
+//! [`inspect`] reads an emitted message for what `check --strict` warns about.
 //! [`list`] writes the header fields of bulk mail: `List-Unsubscribe` and `List-Unsubscribe-Post`
 //! (RFC 2369, RFC 8058), `List-Id` (RFC 2919) and `Feedback-ID`.
 //!
@@ -20,5 +21,6 @@
 
 pub mod css;
 pub mod dkim;
+pub mod inspect;
 pub mod list;
 pub mod text;
