@@ -5,6 +5,7 @@ mod util;
 mod adversarial;
 mod cli;
 mod diagnostics;
+mod deliverability;
 mod dkim;
 mod examples;
 mod fuzz_regressions;
