@@ -185,6 +185,20 @@ pub struct RecordReport {
 }
 
 impl RecordReport {
+    /// A report for a record not (yet) rendered.
+    fn new(index: usize, key: Option<String>, line: Option<u64>) -> Self {
+        RecordReport {
+            index,
+            key,
+            line,
+            status: Status::Error,
+            message_id: None,
+            output: None,
+            envelope: None,
+            errors: Vec::new(),
+        }
+    }
+
     /// One line for humans: `record 3 (key `ES-1`, data.csv line 4): message (field `x`)`.
     pub fn describe(&self, source: &str) -> Vec<String> {
         let mut head = format!("record {}", self.index);
@@ -285,30 +299,18 @@ fn process(
     seen: &mut KeyIndex,
     sink: &mut dyn Sink,
 ) -> std::io::Result<RecordReport> {
-    let (raw, line) = match item {
-        Ok(r) => {
-            let line = r.line;
-            (r, line)
-        }
+    let raw = match item {
+        Ok(r) => r,
         Err((index, line, e)) => {
-            return Ok(RecordReport {
-                index,
-                key: None,
-                line,
-                status: Status::Error,
-                message_id: None,
-                output: None,
-                envelope: None,
-                errors: vec![Error::from(e)],
-            });
+            let mut rep = RecordReport::new(index, None, line);
+            rep.errors.push(Error::from(e));
+            return Ok(rep);
         }
     };
-    let index = raw.index;
     // The key as written, even when the record fails its checks, so the report can name it.
     let raw_key = c
-        .spec
-        .data
-        .key
+        .plan
+        .key_field
         .as_ref()
         .and_then(|k| raw.values.get(k))
         .and_then(|v| match v {
@@ -316,16 +318,8 @@ fn process(
             serde_json::Value::Null => None,
             v => Some(v.to_string()),
         });
-    let mut rep = RecordReport {
-        index,
-        key: raw_key,
-        line,
-        status: Status::Error,
-        message_id: None,
-        output: None,
-        envelope: None,
-        errors: Vec::new(),
-    };
+    let index = raw.index;
+    let mut rep = RecordReport::new(index, raw_key, raw.line);
     let mut refuse = |rep: &mut RecordReport, errs: Vec<data::DataError>| {
         // A refused record still claims its id: a later record with the same id (the rest of
         // a refused group of CSV rows) must not go out as if it were the whole record.

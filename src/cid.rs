@@ -6,8 +6,11 @@
 /// an RFC 5322 dot-atom and `@`, so the name ends at a quote, `)`, `>`, a comma, a backtick,
 /// white space or `{` (a templated name).
 pub fn name_len(s: &str) -> usize {
-    s.find(|c: char| !(c.is_ascii_alphanumeric() || "-._@+~$%&=!*#/^|?".contains(c)))
-        .unwrap_or(s.len())
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-._@+~$%&=!*#/^|?".contains(c)))
+        .unwrap_or(s.len());
+    // A dot-atom never ends with `.`: `cid:logo.` at the end of a sentence names `logo`.
+    s[..end].trim_end_matches('.').len()
 }
 
 /// Byte offsets just after each `cid:` (any case) in `html`.
@@ -29,6 +32,22 @@ pub fn references(html: &str) -> Vec<&str> {
     starts(html)
         .map(|at| &html[at..at + name_len(&html[at..])])
         .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Every `cid:` reference with whether a template expression follows the literal part of its
+/// name (`cid:product-{{ item.sku }}` gives `("product-", true)`): read in template sources.
+pub fn template_references(source: &str) -> Vec<(&str, bool)> {
+    starts(source)
+        .map(|at| {
+            let end = at + name_len(&source[at..]);
+            let rest = &source[end..];
+            (
+                &source[at..end],
+                rest.starts_with("{{") || rest.starts_with("{%"),
+            )
+        })
+        .filter(|(n, templated)| !n.is_empty() || *templated)
         .collect()
 }
 
@@ -66,8 +85,8 @@ mod tests {
         );
         assert_eq!(rewrite("no refs, cid:", &map), "no refs, cid:");
         assert_eq!(
-            references(r#"<img src="cid:logo"> `cid:logo`, cid:{{ x }} 'cid:a'"#),
-            ["logo", "logo", "a"]
+            references(r#"<img src="cid:logo"> `cid:logo`, cid:{{ x }} 'cid:a' cid:b.c."#),
+            ["logo", "logo", "a", "b.c"]
         );
     }
 }

@@ -55,6 +55,18 @@ pub enum AddressPlan {
         /// The address.
         email: Keyed<Text>,
     },
+    /// `"{{ admins }}"` where `admins` is a list field: one mailbox per element, an address
+    /// (string) or an object with `email` and optionally `name`.
+    FromList(Keyed<String>),
+}
+
+/// A message-id header value: text with ids, or a list field of ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdsPlan {
+    /// One or more ids separated by white space, with or without `<>`.
+    Text(Keyed<Text>),
+    /// `"{{ refs }}"` where `refs` is a list field: one id per element.
+    FromList(Keyed<String>),
 }
 
 /// Where a leaf's content comes from.
@@ -62,12 +74,25 @@ pub enum AddressPlan {
 pub enum Source {
     /// A template (file or inline): rendered per record; its line ends become CRLF.
     Template(Keyed<Tmpl>),
+    /// A template picked per record by the value of a field.
+    Choice(Keyed<Choice>),
     /// Literal inline content.
     Literal(String),
     /// A file whose path is literal, read once at compile time.
     Asset(Arc<Asset>),
     /// A file whose path is a template: loaded per record through the asset loader.
     File(Keyed<Tmpl>),
+}
+
+/// Templates by the value of a field; every one compiled and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The field whose value picks.
+    pub by: String,
+    /// Value → template.
+    pub cases: Vec<(String, Tmpl)>,
+    /// For any other value.
+    pub default: Option<Tmpl>,
 }
 
 /// A file read at compile time.
@@ -106,6 +131,8 @@ pub enum MediaType {
 pub struct LeafPlan {
     /// The spec key of the part (`message.html`, `message.body.parts.1`).
     pub key: String,
+    /// The same place as a JSON Pointer (`/message/body/parts/1`), to locate diagnostics.
+    pub pointer: String,
     /// Its media type.
     pub media_type: MediaType,
     /// Extra Content-Type parameters.
@@ -126,6 +153,19 @@ pub struct LeafPlan {
     pub description: Option<Keyed<Text>>,
     /// A forced transfer encoding.
     pub transfer_encoding: Option<TransferEncodingSpec>,
+    /// Repeated once per element of a list field.
+    pub repeat: Option<Repeat>,
+}
+
+/// `for_each`: a part made once per element of a list field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repeat {
+    /// The list field.
+    pub field: String,
+    /// The element's name in the part's templates (`item`).
+    pub var: String,
+    /// The Content-ID name, per element (`product-{{ item.sku }}`).
+    pub cid: Option<Keyed<Text>>,
 }
 
 /// A node of an explicit part tree.
@@ -196,9 +236,9 @@ pub struct Plan {
     /// Subject.
     pub subject: Keyed<Text>,
     /// In-Reply-To ids.
-    pub in_reply_to: Vec<Keyed<Text>>,
+    pub in_reply_to: Vec<IdsPlan>,
     /// References ids.
-    pub references: Vec<Keyed<Text>>,
+    pub references: Vec<IdsPlan>,
     /// Extra headers, in spec order.
     pub headers: Vec<(String, Keyed<Text>)>,
     /// The Date, when the spec takes it from the record.
@@ -221,28 +261,36 @@ pub fn guess_type(name: &str) -> &'static str {
         .unwrap_or("application/octet-stream")
 }
 
-/// Every `cid` name declared in a body, in order.
-pub fn declared_cids(body: &Body) -> Vec<String> {
-    fn walk(n: &Node, out: &mut Vec<String>) {
-        match n {
-            Node::Leaf(l) => out.extend(l.cid.clone()),
-            Node::Multipart { parts, .. } => parts.iter().for_each(|p| walk(p, out)),
-        }
-    }
-    let mut out = Vec::new();
-    match body {
-        Body::Shorthand {
-            inline,
-            attachments,
-            ..
-        } => {
-            for l in inline.iter().chain(attachments) {
-                out.extend(l.cid.clone());
+impl Body {
+    /// Every leaf, in order.
+    pub fn leaves(&self) -> Vec<&LeafPlan> {
+        fn walk<'a>(n: &'a Node, out: &mut Vec<&'a LeafPlan>) {
+            match n {
+                Node::Leaf(l) => out.push(l),
+                Node::Multipart { parts, .. } => parts.iter().for_each(|p| walk(p, out)),
             }
         }
-        Body::Tree(n) => walk(n, &mut out),
+        let mut out = Vec::new();
+        match self {
+            Body::Shorthand {
+                text,
+                html,
+                inline,
+                attachments,
+            } => {
+                out.extend(text.as_deref());
+                out.extend(html.as_deref());
+                out.extend(inline.iter().chain(attachments));
+            }
+            Body::Tree(n) => walk(n, &mut out),
+        }
+        out
     }
-    out
+}
+
+/// Every `cid` name declared in a body, in order.
+pub fn declared_cids(body: &Body) -> Vec<String> {
+    body.leaves().iter().filter_map(|l| l.cid.clone()).collect()
 }
 
 /// A spec key from a JSON Pointer: `/message/attachments/0` → `message.attachments.0`.

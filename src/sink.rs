@@ -61,19 +61,80 @@ pub fn slug(key: &str) -> String {
 #[derive(Debug)]
 pub struct DirSink {
     dir: PathBuf,
+    manifest: BufWriter<File>,
 }
 
+/// The list of files a directory render wrote, one name a line, kept in the folder: the next
+/// render into the same folder removes exactly those files first, so no message of an earlier
+/// run is left beside the new ones, and nothing else is touched.
+pub const MANIFEST: &str = ".mailspec-manifest";
+
 impl DirSink {
-    /// Creates the directory if needed.
+    /// Creates the directory if needed and removes what the previous render into it wrote
+    /// (listed in its [`MANIFEST`]). Refuses a folder holding `.eml` files that no manifest
+    /// lists (another tool's, or an older run's) unless `replace` is set, which removes every
+    /// `.eml` and `.envelope.json` file there first.
     ///
     /// # Errors
-    /// When it cannot be created.
-    pub fn new(dir: &Path) -> io::Result<Self> {
+    /// When the folder cannot be created or cleaned, or holds messages this sink did not write.
+    pub fn open(dir: &Path, replace: bool) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
+        let listed: Vec<String> = match fs::read_to_string(dir.join(MANIFEST)) {
+            Ok(text) => text.lines().map(str::to_string).collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let foreign = foreign_messages(dir, &listed)?;
+        if !foreign.is_empty() && !replace {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "`{}` already holds {} message(s) this render did not write (e.g. `{}`): choose an empty folder, or pass --force to remove them",
+                    dir.display(),
+                    foreign.len(),
+                    foreign[0]
+                ),
+            ));
+        }
+        for name in listed.iter().chain(&foreign) {
+            // Plain names only: a manifest is ours, but a folder is not a place to trust paths.
+            if !name.contains(['/', '\\']) && !name.starts_with('.') {
+                match fs::remove_file(dir.join(name)) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+        let manifest = BufWriter::new(File::create(dir.join(MANIFEST))?);
         Ok(DirSink {
             dir: dir.to_path_buf(),
+            manifest,
         })
     }
+
+    /// [`DirSink::open`] without `--force`.
+    ///
+    /// # Errors
+    /// As [`DirSink::open`].
+    pub fn new(dir: &Path) -> io::Result<Self> {
+        Self::open(dir, false)
+    }
+}
+
+/// `.eml` and `.envelope.json` files in `dir` that `listed` does not name.
+fn foreign_messages(dir: &Path, listed: &[String]) -> io::Result<Vec<String>> {
+    let listed: std::collections::HashSet<&str> = listed.iter().map(String::as_str).collect();
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let name = e?.file_name().to_string_lossy().into_owned();
+        if (name.ends_with(".eml") || name.ends_with(".envelope.json"))
+            && !listed.contains(name.as_str())
+        {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Writes through a temporary file and a rename, so a reader never sees half a message. No
@@ -97,7 +158,14 @@ impl Sink for DirSink {
         write_atomically(&path, &m.bytes)?;
         let sidecar = self.dir.join(format!("{name}.envelope.json"));
         write_atomically(&sidecar, &envelope_json(m))?;
+        // Listed as soon as written, so even an interrupted run is cleaned up by the next one.
+        writeln!(self.manifest, "{name}.eml\n{name}.envelope.json")?;
+        self.manifest.flush()?;
         Ok(path.display().to_string())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.manifest.flush()
     }
 }
 

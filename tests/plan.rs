@@ -420,3 +420,60 @@ fn a_refused_record_still_claims_its_id() {
         .collect();
     assert_eq!(codes, ["data/address", "data/duplicate-key", "ok"]);
 }
+
+#[test]
+fn a_second_render_into_a_folder_replaces_the_first_and_refuses_foreign_messages() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: Hola
+  text: {{ content: Hola }}
+"
+    );
+    write(dir, "spec.yaml", spec.as_bytes());
+    let rows = |ids: &[&str]| {
+        ids.iter()
+            .map(|i| format!("{{\"id\":\"{i}\",\"email\":\"{i}@example.com\",\"name\":\"N\"}}\n"))
+            .collect::<String>()
+    };
+    let run = |data: &str, extra: &[&str]| {
+        write(dir, "d.jsonl", data.as_bytes());
+        std::process::Command::new(env!("CARGO_BIN_EXE_mailspec"))
+            .args(["render", "spec.yaml", "--data", "d.jsonl", "--out", "out"])
+            .args(["--date", "2024-06-01T10:00:00Z"])
+            .args(extra)
+            .current_dir(dir)
+            .output()
+            .expect("runs")
+    };
+    let emls = || {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("out"))
+            .expect("out")
+            .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".eml"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(run(&rows(&["a", "b", "c"]), &[]).status.success());
+    assert_eq!(emls(), ["a.eml", "b.eml", "c.eml"]);
+    // The second batch has no `c`: its old message must not stay beside the new ones.
+    assert!(run(&rows(&["a", "b"]), &[]).status.success());
+    assert_eq!(emls(), ["a.eml", "b.eml"]);
+    // A message this tool did not write is never mixed in silently, nor removed without --force.
+    write(dir, "out/other.eml", b"Subject: x\r\n\r\nx\r\n");
+    let o = run(&rows(&["a"]), &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(emls(), ["a.eml", "b.eml", "other.eml"]);
+    assert!(run(&rows(&["a"]), &["--force"]).status.success());
+    assert_eq!(emls(), ["a.eml"]);
+}

@@ -9,6 +9,7 @@ mod deliverability;
 mod dkim;
 mod examples;
 mod fuzz_regressions;
+mod language;
 mod plan;
 mod schema;
 mod snapshots;

@@ -28,10 +28,14 @@ pub struct Args {
     /// the semicolon or tab that a one-column header plainly uses (a note says so).
     #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
     delimiter: Option<u8>,
-    /// Directory for the .eml files (default `out/<spec name>/`); `-` writes one message to
-    /// stdout.
+    /// Directory for the .eml files (default `out/<spec name>/`), each with its envelope in
+    /// KEY.envelope.json; `-` writes one message to stdout. What an earlier render wrote there
+    /// is removed first (listed in `.mailspec-manifest`); other messages there are refused.
     #[arg(long, value_name = "DIR")]
     out: Option<String>,
+    /// With a directory: remove every .eml and .envelope.json already in it first.
+    #[arg(long)]
+    force: bool,
     /// Append all messages to this mbox file (mboxrd) instead of a directory.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "maildir"])]
     mbox: Option<PathBuf>,
@@ -138,6 +142,43 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     };
     eprint!("{}", c.sources.render(&c.warnings));
     let date = resolve_date(a.date.as_deref())?;
+    let to_stdout = a.out.as_deref() == Some("-");
+    let selection = selection(&a, to_stdout)?;
+    if a.delimiter.is_some() && a.data.is_none() {
+        bail!("--delimiter applies to --data");
+    }
+    let progress = progress_bar(&a, to_stdout);
+    let Some((items, source_name)) = open_records(&a, &c, progress.as_ref())? else {
+        return Ok(ExitCode::from(1));
+    };
+    let mut sink = open_sink(&a, &c, to_stdout)?;
+    let opts = BatchOptions {
+        render: RenderOptions {
+            date: Some(date),
+            ..Default::default()
+        },
+        selection,
+        fail_fast: a.fail_fast,
+    };
+    let summary = run_batch(&a, &c, items, &opts, sink.as_mut(), &source_name, progress)?;
+    if !to_stdout {
+        eprintln!(
+            "{} message(s) written, {} record(s) failed",
+            summary.ok, summary.failed
+        );
+    }
+    if to_stdout && summary.ok == 0 && summary.failed == 0 {
+        bail!("there is no record {}", a.record.unwrap_or(1));
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `--records`, `--limit`, `--shard`, and `--record` for `--out -`.
+fn selection(a: &Args, to_stdout: bool) -> anyhow::Result<Selection> {
     let mut selection = Selection {
         limit: a.limit,
         records: a
@@ -153,7 +194,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .transpose()
             .map_err(anyhow::Error::msg)?,
     };
-    let to_stdout = a.out.as_deref() == Some("-");
     if to_stdout {
         if a.records.is_some() || a.limit.is_some() || a.shard.is_some() {
             bail!("`--out -` writes one message: pick it with --record N");
@@ -166,114 +206,144 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     } else if a.record.is_some() {
         bail!("--record goes with `--out -`; use --records to select records for a directory");
     }
+    Ok(selection)
+}
 
-    // A progress bar only for a person watching a long batch: stderr is a terminal and the
-    // messages do not go to stdout.
-    let progress = (!to_stdout
-        && a.data.as_deref().is_some_and(|d| d != "-")
-        && std::io::stderr().is_terminal())
-    .then(|| {
-        let pb = indicatif::ProgressBar::new(0);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}% {msg} · ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
-    });
-    let (items, source_name) = match &a.data {
-        Some(d) => {
-            let format = match &a.data_format {
-                Some(f) => Format::parse(f).with_context(|| {
-                    format!("unknown --data-format `{f}` (csv, json, jsonl, yaml)")
-                })?,
-                None if d == "-" => bail!("reading stdin needs --data-format"),
-                None => Format::from_path(std::path::Path::new(d)).with_context(|| {
-                    format!("cannot tell the format of `{d}` from its extension: use --data-format")
-                })?,
-            };
-            let reader: Box<dyn Read + Send> = if d == "-" {
-                Box::new(BufReader::new(std::io::stdin()))
-            } else {
-                let f = File::open(d).with_context(|| format!("cannot open `{d}`"))?;
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                match progress.as_ref() {
-                    // Progress in bytes of the data file read: the only total known before a
-                    // streaming read ends, and what makes the ETA honest.
-                    Some(pb) => {
-                        pb.set_length(len);
-                        Box::new(BufReader::new(pb.wrap_read(f)))
-                    }
-                    None => Box::new(BufReader::new(f)),
-                }
-            };
-            if a.delimiter.is_some() && format != Format::Csv {
-                bail!("--delimiter applies to CSV data only");
-            }
-            let read_opts = data::ReadOptions {
-                fields: Some(&c.spec.data.fields),
-                key: c.spec.data.key.as_deref(),
-                delimiter: a.delimiter,
-            };
-            match data::read_with(reader, format, &read_opts) {
-                Ok(opened) => {
-                    for w in &opened.warnings {
-                        eprintln!("warning[{}]: {d}: {}", w.code, w.message);
-                    }
-                    for n in &opened.notes {
-                        eprintln!("note: {d}: {n}");
-                    }
-                    (opened.items, d.clone())
-                }
-                Err(errors) => {
-                    for e in &errors {
-                        eprintln!("error[{}]: {d}: {}", e.code, e.message);
-                    }
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-        None => match &c.spec.data.sample {
-            Some(s) => match c.open_records(s) {
-                Ok(items) => (items, c.path.display().to_string()),
-                Err(e) => {
-                    eprintln!("error[{}]: sample records: {}", e.code, e.message);
-                    return Ok(ExitCode::from(1));
-                }
-            },
-            None => bail!(
+/// A progress bar only for a person watching a long batch: stderr is a terminal and the
+/// messages do not go to stdout.
+fn progress_bar(a: &Args, to_stdout: bool) -> Option<indicatif::ProgressBar> {
+    (!to_stdout && a.data.as_deref().is_some_and(|d| d != "-") && std::io::stderr().is_terminal())
+        .then(|| {
+            let pb = indicatif::ProgressBar::new(0);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}% {msg} · ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            pb
+        })
+}
+
+type Records = (Box<dyn Iterator<Item = data::Item>>, String);
+
+/// The records: `--data` (with the spec's fields, key and `--delimiter`), else the spec's
+/// sample. `None` when the source as a whole is unusable (already reported).
+fn open_records(
+    a: &Args,
+    c: &mailspec::spec::CompiledSpec,
+    progress: Option<&indicatif::ProgressBar>,
+) -> anyhow::Result<Option<Records>> {
+    let Some(d) = &a.data else {
+        let Some(s) = &c.spec.data.sample else {
+            bail!(
                 "`{}` has no `data.sample`: pass --data FILE",
                 a.spec.display()
-            ),
-        },
+            );
+        };
+        return match c.open_records(s) {
+            Ok(items) => Ok(Some((items, c.path.display().to_string()))),
+            Err(e) => {
+                eprintln!("error[{}]: sample records: {}", e.code, e.message);
+                Ok(None)
+            }
+        };
     };
-    if a.delimiter.is_some() && a.data.is_none() {
-        bail!("--delimiter applies to --data");
+    let format = match &a.data_format {
+        Some(f) => Format::parse(f)
+            .with_context(|| format!("unknown --data-format `{f}` (csv, json, jsonl, yaml)"))?,
+        None if d == "-" => bail!("reading stdin needs --data-format"),
+        None => Format::from_path(std::path::Path::new(d)).with_context(|| {
+            format!("cannot tell the format of `{d}` from its extension: use --data-format")
+        })?,
+    };
+    if a.delimiter.is_some() && format != Format::Csv {
+        bail!("--delimiter applies to CSV data only");
     }
+    let reader: Box<dyn Read + Send> = if d == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        let f = File::open(d).with_context(|| format!("cannot open `{d}`"))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        match progress {
+            // Progress in bytes of the data file read: the only total known before a
+            // streaming read ends, and what makes the ETA honest.
+            Some(pb) => {
+                pb.set_length(len);
+                Box::new(BufReader::new(pb.wrap_read(f)))
+            }
+            None => Box::new(BufReader::new(f)),
+        }
+    };
+    let read_opts = data::ReadOptions {
+        fields: Some(&c.spec.data.fields),
+        key: c.spec.data.key.as_deref(),
+        delimiter: a.delimiter,
+    };
+    match data::read_with(reader, format, &read_opts) {
+        Ok(opened) => {
+            for w in &opened.warnings {
+                eprintln!("warning[{}]: {d}: {}", w.code, w.message);
+            }
+            for n in &opened.notes {
+                eprintln!("note: {d}: {n}");
+            }
+            Ok(Some((opened.items, d.clone())))
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error[{}]: {d}: {}", e.code, e.message);
+            }
+            Ok(None)
+        }
+    }
+}
 
-    let mut sink: Box<dyn Sink> = if to_stdout {
-        Box::new(WriterSink::new(BufWriter::new(std::io::stdout().lock())))
-    } else if let Some(m) = &a.mbox {
-        Box::new(MboxSink::new(m).with_context(|| format!("cannot create `{}`", m.display()))?)
-    } else if let Some(m) = &a.maildir {
+/// Where the messages go: stdout, an mbox, a Maildir, or a directory of `.eml` files.
+fn open_sink(
+    a: &Args,
+    c: &mailspec::spec::CompiledSpec,
+    to_stdout: bool,
+) -> anyhow::Result<Box<dyn Sink>> {
+    if to_stdout {
+        return Ok(Box::new(WriterSink::new(BufWriter::new(
+            std::io::stdout().lock(),
+        ))));
+    }
+    if let Some(m) = &a.mbox {
+        let sink = MboxSink::new(m).with_context(|| format!("cannot create `{}`", m.display()))?;
+        return Ok(Box::new(sink));
+    }
+    if let Some(m) = &a.maildir {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let stamp = format!("{now}.{}", std::process::id());
-        Box::new(
-            MaildirSink::new(m, &stamp)
-                .with_context(|| format!("cannot create `{}`", m.display()))?,
-        )
-    } else {
-        let dir = a
-            .out
-            .clone()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("out").join(mailspec::sink::slug(&c.name)));
-        Box::new(DirSink::new(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?)
-    };
+        let sink = MaildirSink::new(m, &stamp)
+            .with_context(|| format!("cannot create `{}`", m.display()))?;
+        return Ok(Box::new(sink));
+    }
+    let dir = a
+        .out
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("out").join(mailspec::sink::slug(&c.name)));
+    let sink = DirSink::open(&dir, a.force)
+        .with_context(|| format!("cannot write into `{}`", dir.display()))?;
+    Ok(Box::new(sink))
+}
+
+/// Runs the batch: problems on stderr (repeats counted), one `--report` line per record.
+fn run_batch(
+    a: &Args,
+    c: &mailspec::spec::CompiledSpec,
+    items: Box<dyn Iterator<Item = data::Item>>,
+    opts: &BatchOptions,
+    sink: &mut dyn Sink,
+    source_name: &str,
+    progress: Option<indicatif::ProgressBar>,
+) -> anyhow::Result<batch::Summary> {
     let mut report_out = match &a.report {
         Some(p) => {
             Some(BufWriter::new(File::create(p).with_context(|| {
@@ -282,22 +352,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let opts = BatchOptions {
-        render: RenderOptions {
-            date: Some(date),
-            ..Default::default()
-        },
-        selection,
-        fail_fast: a.fail_fast,
-    };
     let mut report_err: Option<std::io::Error> = None;
     let started = std::time::Instant::now();
     let mut done = 0u64;
     let mut repeats = Repeats::default();
     let assets = mailspec::assets::DirLoader::new(c.dir.clone());
-    let summary = batch::run(&c, items, &opts, &assets, sink.as_mut(), &mut |r| {
+    let summary = batch::run(c, items, opts, &assets, sink, &mut |r| {
         done += 1;
-        for line in repeats.lines(r, &source_name) {
+        for line in repeats.lines(r, source_name) {
             match progress.as_ref() {
                 Some(pb) => pb.println(&line),
                 None => eprintln!("{line}"),
@@ -326,20 +388,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(mut w) = report_out {
         w.flush().context("cannot write the report")?;
     }
-    if !to_stdout {
-        eprintln!(
-            "{} message(s) written, {} record(s) failed",
-            summary.ok, summary.failed
-        );
-    }
-    if to_stdout && summary.ok == 0 && summary.failed == 0 {
-        bail!("there is no record {}", a.record.unwrap_or(1));
-    }
-    Ok(if summary.failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(summary)
 }
 
 /// Keeps a batch's stderr readable: a problem repeated on many records (same code, same field,

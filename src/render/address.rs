@@ -32,6 +32,7 @@ impl Renderer<'_> {
                         ),
                     }
                 }
+                AddressPlan::FromList(f) => out.extend(self.list_mailboxes(f)),
                 AddressPlan::Parts { name, email } => {
                     let name = match name {
                         Some(n) => self.eval(n, true),
@@ -60,6 +61,63 @@ impl Renderer<'_> {
                         ),
                     }
                 }
+            }
+        }
+        out
+    }
+}
+
+impl Renderer<'_> {
+    /// One mailbox per element of a list field: an address, or `{email, name}`. Every element
+    /// is data: a name can never add an address, and each address must parse on its own.
+    fn list_mailboxes(&mut self, f: &crate::plan::Keyed<String>) -> Vec<Mailbox> {
+        let Some(serde_json::Value::Array(items)) = self.record.get(&f.value) else {
+            return Vec::new();
+        };
+        let smtputf8 = self.plan.smtputf8;
+        let mut out = Vec::new();
+        for (i, v) in items.iter().enumerate() {
+            let path = format!("{}.{i}", f.value);
+            let (addr, name, addr_path) = match v {
+                serde_json::Value::String(s) => (s.as_str(), None, path.clone()),
+                serde_json::Value::Object(o) => (
+                    o.get("email").and_then(|e| e.as_str()).unwrap_or(""),
+                    o.get("name")
+                        .and_then(|n| n.as_str())
+                        .filter(|n| !n.is_empty()),
+                    format!("{path}.email"),
+                ),
+                _ => ("", None, path.clone()),
+            };
+            if let Some(n) = name
+                && let Some(c) = n.chars().find(|c| c.is_control() && *c != '\t')
+            {
+                self.fail(
+                    Error::new(
+                        Code::DataHeaderInjection,
+                        format!(
+                            "`{path}.name` contains the control character U+{:04X}",
+                            c as u32
+                        ),
+                    )
+                    .field(Some(format!("{path}.name")))
+                    .at(&f.key),
+                );
+                continue;
+            }
+            match mime::parse_addr_spec(addr.trim(), smtputf8) {
+                Ok(a) => out.push(Mailbox {
+                    name: name.map(str::to_string),
+                    addr: a,
+                }),
+                Err(e) => self.fail(
+                    Error::new(
+                        Code::DataAddress,
+                        format!("`{addr}` is not a valid address: {e}"),
+                    )
+                    .field(Some(addr_path))
+                    .at(&f.key),
+                ),
             }
         }
         out

@@ -5,13 +5,25 @@ use crate::assets::AssetError;
 use crate::diag::Code;
 use crate::error::Error;
 use crate::mime::{self, encode::normalize_line_endings};
-use crate::plan::{Body, Keyed, LeafPlan, MediaType, Node, Source, Tmpl, file_name_of, guess_type};
+use crate::plan::{
+    Body, Keyed, LeafPlan, MediaType, Node, Repeat, Source, Tmpl, file_name_of, guess_type,
+};
 use crate::spec::model::{DispositionSpec, TransferEncodingSpec};
 
 impl Renderer<'_> {
     pub(super) fn body(&mut self) -> Option<mime::Part> {
         match &self.plan.body {
-            Body::Tree(n) => self.node(n),
+            Body::Tree(n) => {
+                let mut parts = self.node(n)?;
+                if parts.len() != 1 {
+                    self.fail(Error::new(
+                        Code::SpecPart,
+                        "a `for_each` part must be inside a multipart container",
+                    ));
+                    return None;
+                }
+                parts.pop()
+            }
             Body::Shorthand {
                 text,
                 html,
@@ -21,19 +33,130 @@ impl Renderer<'_> {
         }
     }
 
-    fn node(&mut self, n: &Node) -> Option<mime::Part> {
+    /// A node as parts: one, or one per element for a `for_each` leaf.
+    fn node(&mut self, n: &Node) -> Option<Vec<mime::Part>> {
         match n {
-            Node::Leaf(l) => self.leaf(l).map(mime::Part::Leaf),
+            Node::Leaf(l) => Some(
+                self.leaves(l, &|_| true)?
+                    .into_iter()
+                    .map(mime::Part::Leaf)
+                    .collect(),
+            ),
             Node::Multipart { subtype, parts } => {
                 // Every child is rendered, so every problem of the record is reported at once.
-                let children: Vec<Option<mime::Part>> =
+                let children: Vec<Option<Vec<mime::Part>>> =
                     parts.iter().map(|p| self.node(p)).collect();
-                let parts: Option<Vec<mime::Part>> = children.into_iter().collect();
-                Some(mime::Part::Multipart(mime::Multipart {
+                let parts: Option<Vec<Vec<mime::Part>>> = children.into_iter().collect();
+                Some(vec![mime::Part::Multipart(mime::Multipart {
                     subtype: subtype.clone(),
-                    parts: parts?,
-                }))
+                    parts: parts?.into_iter().flatten().collect(),
+                })])
             }
+        }
+    }
+
+    /// A leaf rendered once, or once per element of its `for_each` list; `keep` decides by
+    /// Content-ID whether a part goes in (inline parts nobody references stay out, before
+    /// anything of theirs is rendered or read).
+    fn leaves(
+        &mut self,
+        l: &LeafPlan,
+        keep: &dyn Fn(Option<&str>) -> bool,
+    ) -> Option<Vec<mime::Leaf>> {
+        let Some(rep) = &l.repeat else {
+            let id = l.cid.as_ref().map(|c| self.content_id(c));
+            if !keep(id.as_deref()) {
+                return Some(Vec::new());
+            }
+            return Some(vec![self.leaf(l, id)?]);
+        };
+        let elements = self.elements(rep, &l.key)?;
+        let saved = self.ctx.clone();
+        let (mut out, mut ok, mut ids) = (Vec::new(), true, Vec::new());
+        for (i, el) in elements.iter().enumerate() {
+            self.ctx = self.element_ctx(rep, el, i, elements.len());
+            let id = match &rep.cid {
+                Some(c) => match self.eval(c, true) {
+                    Some(name) => Some(self.content_id(&name)),
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            // Elements that give the same Content-ID are one part: the HTML cannot tell them
+            // apart (two lines of the same product show one picture).
+            if !keep(id.as_deref()) || id.as_ref().is_some_and(|i| ids.contains(i)) {
+                continue;
+            }
+            ids.extend(id.clone());
+            match self.leaf(l, id) {
+                Some(x) => out.push(x),
+                None => ok = false,
+            }
+        }
+        self.ctx = saved;
+        ok.then_some(out)
+    }
+
+    /// The elements of a `for_each` list field (absent or null: none).
+    fn elements(&mut self, rep: &Repeat, key: &str) -> Option<Vec<serde_json::Value>> {
+        match self.record.get(&rep.field) {
+            Some(serde_json::Value::Array(a)) => Some(a.clone()),
+            None | Some(serde_json::Value::Null) => Some(Vec::new()),
+            Some(_) => {
+                self.fail(
+                    Error::new(Code::DataType, format!("`{}` is not a list", rep.field))
+                        .field(Some(rep.field.clone()))
+                        .at(key),
+                );
+                None
+            }
+        }
+    }
+
+    /// The template context for one element: the record, the element under its name, and
+    /// `loop` (`index` from 1, `index0`, `first`, `last`, `length`).
+    fn element_ctx(
+        &self,
+        rep: &Repeat,
+        el: &serde_json::Value,
+        i: usize,
+        n: usize,
+    ) -> minijinja::Value {
+        let mut m = self.record.clone();
+        m.insert(rep.var.clone(), el.clone());
+        m.insert(
+            "loop".into(),
+            serde_json::json!({
+                "index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == n, "length": n
+            }),
+        );
+        minijinja::Value::from(minijinja::value::Serde(m))
+    }
+
+    /// The Content-IDs of every element of every `for_each` part, known before the HTML is
+    /// rendered so its `cid:` references can point at them.
+    pub(super) fn repeated_cids(&mut self, seed: &[u8], domain: &str) {
+        let plan = self.plan;
+        for l in plan.body.leaves() {
+            let Some(rep) = &l.repeat else { continue };
+            let Some(c) = &rep.cid else { continue };
+            let Some(elements) = self.elements(rep, &l.key) else {
+                continue;
+            };
+            let saved = self.ctx.clone();
+            for (i, el) in elements.iter().enumerate() {
+                self.ctx = self.element_ctx(rep, el, i, elements.len());
+                if let Some(name) = self.eval(c, true)
+                    && !self.cids.iter().any(|(n, _)| *n == name)
+                {
+                    let id = mime::ident::content_id(seed, &name, domain);
+                    self.cids.push((name, id));
+                }
+            }
+            self.ctx = saved;
         }
     }
 
@@ -47,7 +170,7 @@ impl Renderer<'_> {
         let rendered: Vec<Option<mime::Leaf>> = [text, html]
             .into_iter()
             .flatten()
-            .map(|l| self.leaf(l))
+            .map(|l| self.leaf(l, None))
             .collect();
         let mut alternatives: Vec<mime::Leaf> = rendered.into_iter().collect::<Option<_>>()?;
         // The Content-IDs this message's HTML actually references: an inline part nobody looks
@@ -65,47 +188,36 @@ impl Renderer<'_> {
                 parts: alternatives.into_iter().map(mime::Part::Leaf).collect(),
             }),
         };
-        let used: Vec<&LeafPlan> = inline
-            .iter()
-            .filter(|l| {
-                l.cid.as_ref().is_none_or(|c| {
-                    self.cids
-                        .iter()
-                        .any(|(name, id)| name == c && referenced.contains(id))
-                })
-            })
-            .collect();
+        let keep = |id: Option<&str>| id.is_none_or(|id| referenced.iter().any(|r| r == id));
+        let used = self.all_leaves(inline, &keep)?;
         if !used.is_empty() {
             // RFC 2387: the HTML and the images it references travel together in
             // multipart/related; when there is a text alternative, the whole alternative goes in,
             // which is what clients render best.
-            body = self.wrap("related", body, used.into_iter())?;
+            body = wrap("related", body, used);
         }
-        if !attachments.is_empty() {
-            body = self.wrap("mixed", body, attachments.iter())?;
+        let files = self.all_leaves(attachments, &|_| true)?;
+        if !files.is_empty() {
+            body = wrap("mixed", body, files);
         }
         Some(body)
     }
 
-    /// `multipart/<subtype>` of `first` followed by the leaves.
-    fn wrap<'p>(
+    /// Every part of a list of leaves (repeated ones expanded), all rendered so every problem
+    /// is reported.
+    fn all_leaves(
         &mut self,
-        subtype: &str,
-        first: mime::Part,
-        leaves: impl Iterator<Item = &'p LeafPlan>,
-    ) -> Option<mime::Part> {
-        let rest: Vec<Option<mime::Leaf>> = leaves.map(|l| self.leaf(l)).collect();
-        let mut parts = vec![first];
-        for l in rest {
-            parts.push(mime::Part::Leaf(l?));
-        }
-        Some(mime::Part::Multipart(mime::Multipart {
-            subtype: subtype.into(),
-            parts,
-        }))
+        list: &[LeafPlan],
+        keep: &dyn Fn(Option<&str>) -> bool,
+    ) -> Option<Vec<mime::Leaf>> {
+        let rendered: Vec<Option<Vec<mime::Leaf>>> =
+            list.iter().map(|l| self.leaves(l, keep)).collect();
+        let all: Option<Vec<Vec<mime::Leaf>>> = rendered.into_iter().collect();
+        Some(all?.into_iter().flatten().collect())
     }
 
-    fn leaf(&mut self, l: &LeafPlan) -> Option<mime::Leaf> {
+    /// One part; `content_id` is the Content-ID written (for a `for_each` element, its own).
+    fn leaf(&mut self, l: &LeafPlan, content_id: Option<String>) -> Option<mime::Leaf> {
         let (body, file_name) = self.content(l)?;
         let filename = match &l.filename {
             Some(f) => Some(self.filename(f)?),
@@ -143,7 +255,7 @@ impl Renderer<'_> {
                 },
                 filename,
             }),
-            content_id: l.cid.as_ref().map(|c| self.content_id(c)),
+            content_id,
             transfer_encoding: l.transfer_encoding.map(transfer_encoding),
             description,
             body,
@@ -183,6 +295,11 @@ impl Renderer<'_> {
                 let s = self.run(&t.key, &t.value)?;
                 Some((normalize_line_endings(s.as_bytes()).into_owned(), None))
             }
+            Source::Choice(c) => {
+                let t = self.choose(c)?;
+                let s = self.run(&c.key, t)?;
+                Some((normalize_line_endings(s.as_bytes()).into_owned(), None))
+            }
             Source::Literal(s) => Some((normalize_line_endings(s.as_bytes()).into_owned(), None)),
             Source::Asset(a) => {
                 if a.bytes.len() as u64 > self.opts.max_attachment {
@@ -198,6 +315,33 @@ impl Renderer<'_> {
             }
             Source::File(t) => self.load(t),
         }
+    }
+
+    /// The case for the record's value of the `by` field, else the default.
+    fn choose<'c>(&mut self, c: &'c Keyed<crate::plan::Choice>) -> Option<&'c Tmpl> {
+        let by = &c.value.by;
+        let value = match self.record.get(by) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(v) => v.to_string(),
+        };
+        let case = c.value.cases.iter().find(|(v, _)| *v == value);
+        if let Some(t) = case.map(|(_, t)| t).or(c.value.default.as_ref()) {
+            return Some(t);
+        }
+        let known: Vec<&str> = c.value.cases.iter().map(|(v, _)| v.as_str()).collect();
+        self.fail(
+            Error::new(
+                Code::DataType,
+                format!(
+                    "`{by}` is `{value}`, which has no template (cases: {}; add `default` for other values)",
+                    known.join(", ")
+                ),
+            )
+            .field(Some(by.clone()))
+            .at(&c.key),
+        );
+        None
     }
 
     /// A file whose path is a template, through the asset loader.
@@ -270,6 +414,16 @@ impl Renderer<'_> {
         }
         Some(body)
     }
+}
+
+/// `multipart/<subtype>` of `first` followed by the leaves.
+fn wrap(subtype: &str, first: mime::Part, leaves: Vec<mime::Leaf>) -> mime::Part {
+    let mut parts = vec![first];
+    parts.extend(leaves.into_iter().map(mime::Part::Leaf));
+    mime::Part::Multipart(mime::Multipart {
+        subtype: subtype.into(),
+        parts,
+    })
 }
 
 fn transfer_encoding(t: TransferEncodingSpec) -> mime::TransferEncoding {

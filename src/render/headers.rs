@@ -6,7 +6,7 @@ use super::{EmittedMessage, Envelope, Renderer};
 use crate::diag::Code;
 use crate::error::Error;
 use crate::mime::{self, AddrSpec, Mailbox};
-use crate::plan::{Keyed, Text};
+use crate::plan::{IdsPlan, Keyed, Text};
 
 /// The addresses of a message, rendered.
 struct People {
@@ -55,6 +55,7 @@ impl Renderer<'_> {
             .iter()
             .map(|name| (name.clone(), mime::ident::content_id(&seed, name, &domain)))
             .collect();
+        self.repeated_cids(&seed, &domain);
         let body = self.body();
         let envelope = self.envelope(&people);
         if !self.errors.is_empty() {
@@ -102,26 +103,57 @@ impl Renderer<'_> {
     }
 
     /// Message ids for In-Reply-To / References, with or without `<>`, several per value.
-    fn ids(&mut self, values: &[Keyed<Text>]) -> Vec<String> {
+    fn ids(&mut self, values: &[IdsPlan]) -> Vec<String> {
         let mut out = Vec::new();
         for v in values {
-            let Some(r) = self.eval(v, true) else {
-                continue;
+            let (items, key, field): (Vec<(String, Option<String>)>, &str, _) = match v {
+                IdsPlan::Text(t) => {
+                    let Some(r) = self.eval(t, true) else {
+                        continue;
+                    };
+                    let items = r
+                        .split_whitespace()
+                        .map(|s| (s.to_string(), None))
+                        .collect();
+                    (items, &t.key, Self::field_of(t))
+                }
+                IdsPlan::FromList(f) => (self.list_items(f), &f.key, None),
             };
-            for id in r.split_whitespace() {
-                let id = id.trim_start_matches('<').trim_end_matches('>');
+            for (id, path) in items {
+                let id = id.trim().trim_start_matches('<').trim_end_matches('>');
                 if id.is_empty() {
                     continue;
                 }
                 if mime::parse_addr_spec(id, false).is_err() {
                     self.fail(
                         Error::new(Code::DataType, format!("`{id}` is not a valid message id"))
-                            .field(Self::field_of(v))
-                            .at(&v.key),
+                            .field(path.or_else(|| field.clone()))
+                            .at(key),
                     );
                 } else {
                     out.push(id.to_string());
                 }
+            }
+        }
+        out
+    }
+
+    /// The string elements of a list field, each with its dotted path (`refs.2`).
+    fn list_items(&mut self, f: &Keyed<String>) -> Vec<(String, Option<String>)> {
+        let items = match self.record.get(&f.value) {
+            Some(serde_json::Value::Array(a)) => a,
+            _ => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        for (i, v) in items.iter().enumerate() {
+            let path = format!("{}.{i}", f.value);
+            match v.as_str() {
+                Some(s) => out.push((s.to_string(), Some(path))),
+                None => self.fail(
+                    Error::new(Code::DataType, format!("`{path}` is not text"))
+                        .field(Some(path))
+                        .at(&f.key),
+                ),
             }
         }
         out

@@ -93,50 +93,11 @@ pub fn compile_source(
     sources: Sources,
     file: FileId,
 ) -> Result<CompiledSpec, (Sources, Vec<Diagnostic>)> {
-    let doc = match yaml::load(&sources, file) {
-        Ok(d) => d,
+    let (spec, map) = match parse(&sources, file) {
+        Ok(x) => x,
         Err(d) => return Err((sources, d)),
     };
-    // The version decides which schema applies: check it first, alone.
-    if let Some(v) = doc.value.get("mailspec")
-        && !v
-            .as_u64()
-            .is_some_and(|v| SUPPORTED_VERSIONS.contains(&(v as u32)))
-    {
-        let d = Diagnostic::error(Code::SpecVersion, format!("unsupported spec version `{v}`"))
-            .at(file, doc.map.value_span("/mailspec"))
-            .label("this build reads version 1")
-            .help("write `mailspec: 1`");
-        return Err((sources, vec![d]));
-    }
-    if let Err(d) = crate::schema::validate(&doc) {
-        return Err((sources, d));
-    }
-    let spec: Spec = match serde_json::from_value(doc.value.clone()) {
-        Ok(s) => s,
-        Err(e) => {
-            // The schema and the types agree, so this is rare; still report it, located at the top.
-            return Err((
-                sources,
-                vec![
-                    Diagnostic::error(Code::SchemaType, format!("invalid spec: {e}"))
-                        .at(file, 0..0),
-                ],
-            ));
-        }
-    };
-    let dir = path
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from("."));
+    let dir = spec_dir(path);
     let name = spec.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -151,7 +112,7 @@ pub fn compile_source(
         templates: Templates::new(roots),
         sources,
         file,
-        map: doc.map,
+        map,
     };
     let (plan, diagnostics) = check::check(&mut unit);
     if diagnostics.iter().any(Diagnostic::is_error) {
@@ -182,7 +143,65 @@ pub fn compile_source(
     })
 }
 
+/// YAML (positions kept) → version → JSON Schema (every violation at once) → serde types.
+fn parse(sources: &Sources, file: FileId) -> Result<(Spec, SourceMap), Vec<Diagnostic>> {
+    let doc = yaml::load(sources, file)?;
+    // The version decides which schema applies: check it first, alone.
+    if let Some(v) = doc.value.get("mailspec")
+        && !v
+            .as_u64()
+            .is_some_and(|v| SUPPORTED_VERSIONS.contains(&(v as u32)))
+    {
+        let d = Diagnostic::error(Code::SpecVersion, format!("unsupported spec version `{v}`"))
+            .at(file, doc.map.value_span("/mailspec"))
+            .label("this build reads version 1")
+            .help("write `mailspec: 1`");
+        return Err(vec![d]);
+    }
+    crate::schema::validate(&doc)?;
+    match serde_json::from_value(doc.value) {
+        Ok(spec) => Ok((spec, doc.map)),
+        // The schema and the types agree, so this is rare; still report it, located at the top.
+        Err(e) => Err(vec![
+            Diagnostic::error(Code::SchemaType, format!("invalid spec: {e}")).at(file, 0..0),
+        ]),
+    }
+}
+
+/// The spec's folder, canonical (static files and templated paths must stay inside it).
+fn spec_dir(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    parent.canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+}
+
 impl CompiledSpec {
+    /// Checks one record given as JSON values against the declared fields (types, required
+    /// fields, defaults, the size limit of one value) and returns the typed record that
+    /// [`crate::render::render`] takes.
+    ///
+    /// # Errors
+    /// Every problem with the record, each naming its field.
+    pub fn record(
+        &self,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Vec<crate::error::Error>> {
+        let raw = crate::data::RawRecord {
+            index: 1,
+            line: None,
+            values,
+            from_text: false,
+        };
+        let too_big = crate::data::check_limits(&raw, crate::data::MAX_FIELD_BYTES);
+        if !too_big.is_empty() {
+            return Err(too_big.into_iter().map(Into::into).collect());
+        }
+        crate::data::coerce(&self.plan.fields, &raw)
+            .map_err(|e| e.into_iter().map(Into::into).collect())
+    }
+
     /// Template roots, for confinement checks.
     pub fn roots(&self) -> Vec<PathBuf> {
         check::roots(&self.dir, &self.spec.templates)

@@ -280,9 +280,10 @@ pub struct EnvelopeSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Content {
-    /// A template file, relative to a template root.
+    /// A template file, relative to a template root; or a choice of templates by the value of
+    /// a field (`{ by: locale, cases: { es-ES: news.es.html.j2 }, default: news.en.html.j2 }`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    pub template: Option<TemplateRef>,
     /// An inline template (use a YAML block scalar `|`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -314,9 +315,9 @@ pub struct Part {
     /// Extra Content-Type parameters (`method: REQUEST` for `text/calendar`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub params: IndexMap<String, String>,
-    /// A template file, relative to a template root.
+    /// A template file, relative to a template root, or a choice by the value of a field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    pub template: Option<TemplateRef>,
     /// An inline template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -333,15 +334,62 @@ pub struct Part {
     /// The file name the recipient sees; a template. Defaults to the file's own name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    /// The Content-ID, referenced from HTML as `cid:<this>`.
+    /// The Content-ID, referenced from HTML as `cid:<this>`. With `for_each`, a template
+    /// (`product-{{ item.sku }}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cid: Option<String>,
+    /// Repeats this part once per element of a list field (one image per product, one
+    /// label per package); the element is `item` (or the name in `as`) in this part's
+    /// templates, with `loop.index` counting from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
+    /// The name of the element in a `for_each` part's templates (default `item`).
+    #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
+    pub as_name: Option<String>,
     /// A short description (`Content-Description`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Force a transfer encoding instead of choosing from the content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_encoding: Option<TransferEncodingSpec>,
+}
+
+/// A template file, or a choice of template files by the value of a field.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TemplateRef {
+    /// A template file, relative to a template root.
+    Path(String),
+    /// One template per value of a field.
+    Choice(TemplateChoice),
+}
+
+impl TemplateRef {
+    /// Every template path it names.
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            TemplateRef::Path(p) => vec![p.as_str()],
+            TemplateRef::Choice(c) => c
+                .cases
+                .values()
+                .chain(c.default.as_ref())
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+}
+
+/// A template chosen per record by the value of a field. `check` compiles every case.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateChoice {
+    /// The field whose value picks the template (a declared scalar field). `by: locale`
+    pub by: String,
+    /// Template file per value. `cases: { es-ES: news.es.txt.j2, en-GB: news.en.txt.j2 }`
+    pub cases: IndexMap<String, String>,
+    /// The template for any other value; without it, another value refuses the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
 }
 
 /// Content-Disposition.

@@ -3,9 +3,10 @@
 use super::{Checker, escape};
 use crate::diag::{Code, Diagnostic};
 use crate::mime::EmitError;
-use crate::plan::{AddressPlan, EnvelopePlan, Keyed, Plan, Text};
+use crate::plan::{AddressPlan, EnvelopePlan, IdsPlan, Keyed, Plan, Text, key_of};
 use crate::spec::model::{
-    AddressItem, Addresses, EnvelopeSpec, MessageIdSpec, MessageSpec, StringOrList,
+    AddressItem, Addresses, EnvelopeSpec, Field, FieldType, MessageIdSpec, MessageSpec,
+    StringOrList,
 };
 use crate::template::{Flavor, Templates};
 
@@ -78,6 +79,9 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for (p, item) in a.items(ptr) {
             match item {
+                AddressItem::Text(s) if self.list_field(s).is_some() => {
+                    out.extend(self.address_list_field(&p, s));
+                }
                 AddressItem::Text(s) => {
                     out.push(AddressPlan::List(self.text(&p, s, Flavor::Address)));
                     if !Templates::is_template(s)
@@ -114,8 +118,44 @@ impl Checker<'_> {
         out
     }
 
-    /// `in_reply_to` / `references`: one template or a list of them.
-    fn ids(&mut self, key: &str, v: Option<&StringOrList>) -> Vec<Keyed<Text>> {
+    /// The declared list field a value names exactly (`"{{ admins }}"`), if any.
+    fn list_field(&self, s: &str) -> Option<(String, Field)> {
+        let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+        let f = self.c.spec.data.fields.get(inner)?;
+        (f.kind == FieldType::List).then(|| (inner.to_string(), f.clone()))
+    }
+
+    /// `"{{ admins }}"`: a list field whose elements are addresses (`email` or `string`
+    /// items) or objects with `email` (and optionally `name`).
+    fn address_list_field(&mut self, ptr: &str, s: &str) -> Option<AddressPlan> {
+        let (name, f) = self.list_field(s)?;
+        let items = f.items.as_deref();
+        let ok = match items.map(|i| i.kind) {
+            Some(FieldType::Email | FieldType::String) => true,
+            Some(FieldType::Object) => items.and_then(|i| i.fields.as_ref()).is_some_and(|fs| {
+                fs.get("email")
+                    .is_some_and(|e| matches!(e.kind, FieldType::Email | FieldType::String))
+                    && fs.get("name").is_none_or(|n| n.kind == FieldType::String)
+            }),
+            _ => false,
+        };
+        if !ok {
+            self.err_value(
+                Code::SpecAddress,
+                ptr,
+                format!("list field `{name}` cannot give addresses"),
+                "needs `items` of type `email`, or objects with `email` (and `name`)",
+            );
+            return None;
+        }
+        Some(AddressPlan::FromList(Keyed {
+            key: key_of(ptr),
+            value: name,
+        }))
+    }
+
+    /// `in_reply_to` / `references`: one template or a list of them, or a list field.
+    fn ids(&mut self, key: &str, v: Option<&StringOrList>) -> Vec<IdsPlan> {
         let Some(v) = v else { return Vec::new() };
         let single = matches!(v, StringOrList::One(_));
         v.items()
@@ -127,7 +167,13 @@ impl Checker<'_> {
                 } else {
                     format!("/message/{key}/{i}")
                 };
-                self.text(&p, s, Flavor::Text)
+                match self.list_field(s) {
+                    Some((name, _)) => IdsPlan::FromList(Keyed {
+                        key: key_of(&p),
+                        value: name,
+                    }),
+                    None => IdsPlan::Text(self.text(&p, s, Flavor::Text)),
+                }
             })
             .collect()
     }

@@ -66,10 +66,14 @@ pub fn roots(dir: &std::path::Path, templates: &[String]) -> Vec<PathBuf> {
 /// Runs every check and builds the plan. The plan is only meaningful when no diagnostic is an
 /// error.
 pub fn check(c: &mut Compiling) -> (Plan, Vec<Diagnostic>) {
-    let mut ck = Checker { c, out: Vec::new() };
+    let mut ck = Checker {
+        c,
+        out: Vec::new(),
+        locals: Vec::new(),
+    };
     ck.data();
     let plan = ck.message();
-    ck.cids();
+    ck.cids(&plan);
     // The same template can be reached twice (a layout shared by text and HTML): say it once.
     let mut out: Vec<Diagnostic> = Vec::new();
     for d in ck.out {
@@ -86,6 +90,9 @@ pub fn check(c: &mut Compiling) -> (Plan, Vec<Diagnostic>) {
 struct Checker<'a> {
     c: &'a mut Compiling,
     out: Vec<Diagnostic>,
+    /// Names a template may read besides the fields: the element of a `for_each` part and
+    /// `loop`, while that part is checked.
+    locals: Vec<String>,
 }
 
 impl Checker<'_> {

@@ -7,8 +7,8 @@ use super::{Checker, escape};
 use crate::assets::{AssetError, AssetLoader, DirLoader};
 use crate::diag::{Code, Diagnostic};
 use crate::mime::header::is_token;
-use crate::plan::{Asset, Body, Keyed, LeafPlan, MediaType, Node, Source, key_of};
-use crate::spec::model::{Content, DispositionSpec, MessageSpec, Part};
+use crate::plan::{Asset, Body, Choice, Keyed, LeafPlan, MediaType, Node, Source, key_of};
+use crate::spec::model::{Content, DispositionSpec, FieldType, MessageSpec, Part, TemplateRef};
 use crate::template::{Confine, Flavor, Templates, resolve_confined};
 
 /// Largest file read at compile time. Render applies its own (usually smaller) limit to each
@@ -121,13 +121,14 @@ impl Checker<'_> {
         let flavor = flavor_of(media);
         let source = self.source(
             ptr,
-            c.template.as_deref(),
+            c.template.as_ref(),
             c.content.as_deref(),
             c.file.as_deref(),
             flavor,
         )?;
         Some(LeafPlan {
             key: key_of(ptr),
+            pointer: ptr.to_string(),
             media_type: MediaType::Given(media.into()),
             params: Vec::new(),
             source,
@@ -138,6 +139,7 @@ impl Checker<'_> {
             cid: None,
             description: None,
             transfer_encoding: c.transfer_encoding,
+            repeat: None,
         })
     }
 
@@ -173,18 +175,13 @@ impl Checker<'_> {
     fn source(
         &mut self,
         ptr: &str,
-        template: Option<&str>,
+        template: Option<&TemplateRef>,
         content: Option<&str>,
         file: Option<&str>,
         flavor: Flavor,
     ) -> Option<Source> {
         if let Some(t) = template {
-            let p = format!("{ptr}/template");
-            let t = self.file_template(&p, t, flavor)?;
-            return Some(Source::Template(Keyed {
-                key: key_of(&p),
-                value: t,
-            }));
+            return self.template_source(&format!("{ptr}/template"), t, flavor);
         }
         if let Some(s) = content {
             let p = format!("{ptr}/content");
@@ -207,6 +204,69 @@ impl Checker<'_> {
             }));
         }
         self.static_file(&p, f).map(Source::Asset)
+    }
+
+    /// `template:` a file, or a choice of files by a field's value (each compiled now).
+    fn template_source(&mut self, p: &str, t: &TemplateRef, flavor: Flavor) -> Option<Source> {
+        let c = match t {
+            TemplateRef::Path(path) => {
+                let t = self.file_template(p, path, flavor)?;
+                return Some(Source::Template(Keyed {
+                    key: key_of(p),
+                    value: t,
+                }));
+            }
+            TemplateRef::Choice(c) => c,
+        };
+        self.choice_field(&format!("{p}/by"), &c.by);
+        let mut cases = Vec::new();
+        for (value, path) in &c.cases {
+            let cp = format!("{p}/cases/{}", escape(value));
+            cases.extend(
+                self.file_template(&cp, path, flavor)
+                    .map(|t| (value.clone(), t)),
+            );
+        }
+        let default = match &c.default {
+            Some(d) => Some(self.file_template(&format!("{p}/default"), d, flavor)?),
+            None => None,
+        };
+        if cases.len() != c.cases.len() {
+            return None;
+        }
+        Some(Source::Choice(Keyed {
+            key: key_of(p),
+            value: Choice {
+                by: c.by.clone(),
+                cases,
+                default,
+            },
+        }))
+    }
+
+    /// `by:` names a declared scalar field.
+    fn choice_field(&mut self, ptr: &str, by: &str) {
+        let fields = &self.c.spec.data.fields;
+        let problem = match fields.get(by) {
+            None => Some(format!("`{by}` is not a declared field")),
+            Some(f) if matches!(f.kind, FieldType::List | FieldType::Object) => Some(format!(
+                "`{by}` is a list or object; a choice needs a scalar field"
+            )),
+            Some(_) => None,
+        };
+        if let Some(msg) = problem {
+            let hint = crate::diag::did_you_mean(by, fields.keys().map(String::as_str))
+                .map(str::to_string);
+            let d = self.err_value(
+                Code::SpecField,
+                ptr,
+                msg,
+                "the field that picks the template",
+            );
+            if let Some(h) = hint {
+                d.help.push(format!("did you mean `{h}`?"));
+            }
+        }
     }
 
     fn node(&mut self, ptr: &str, p: &Part) -> Option<Node> {
@@ -247,8 +307,80 @@ impl Checker<'_> {
     }
 
     /// A part with content. `default` is the disposition its place gives it (`inline`,
-    /// `attachments`).
+    /// `attachments`). With `for_each`, its templates may read the element and `loop`.
     fn leaf(&mut self, ptr: &str, p: &Part, default: Option<DispositionSpec>) -> Option<LeafPlan> {
+        let repeat_var = self.repeat_var(ptr, p);
+        self.locals = repeat_var
+            .iter()
+            .flat_map(|v| [v.clone(), "loop".to_string()])
+            .collect();
+        let leaf = self.leaf_body(ptr, p, default);
+        let repeat = match (repeat_var, &p.for_each) {
+            (Some(var), Some(field)) => Some(self.repeat(ptr, p, field, var)),
+            _ => None,
+        };
+        self.locals.clear();
+        let mut leaf = leaf?;
+        if repeat.is_some() {
+            leaf.cid = None;
+        }
+        leaf.repeat = repeat;
+        Some(leaf)
+    }
+
+    /// The element's name of a `for_each` part, once its list field is checked.
+    fn repeat_var(&mut self, ptr: &str, p: &Part) -> Option<String> {
+        let field = p.for_each.as_deref()?;
+        let var = p.as_name.clone().unwrap_or_else(|| "item".into());
+        let fields = &self.c.spec.data.fields;
+        let msg = match fields.get(field) {
+            None => Some(format!("`{field}` is not a declared field")),
+            Some(f) if f.kind != FieldType::List => Some(format!("`{field}` is not a list field")),
+            Some(_) if fields.contains_key(&var) || !super::is_identifier(&var) => Some(format!(
+                "the element's name `{var}` must be an identifier that is not a field (set `as:`)"
+            )),
+            Some(_) => None,
+        };
+        if let Some(m) = msg {
+            let hint = crate::diag::did_you_mean(field, fields.keys().map(String::as_str))
+                .map(str::to_string);
+            let d = self.err_value(Code::SpecField, &format!("{ptr}/for_each"), m, "for_each");
+            if let Some(h) = hint.filter(|h| h != field) {
+                d.help.push(format!("did you mean `{h}`?"));
+            }
+        }
+        Some(var)
+    }
+
+    /// The per-element Content-ID template of a `for_each` part.
+    fn repeat(&mut self, ptr: &str, p: &Part, field: &str, var: String) -> crate::plan::Repeat {
+        let cid = p.cid.as_ref().map(|c| {
+            let cp = format!("{ptr}/cid");
+            if !Templates::is_template(c) {
+                self.err_value(
+                    Code::SpecPart,
+                    &cp,
+                    format!("every element would get the Content-ID `{c}`"),
+                    "a `for_each` part's cid is a template",
+                )
+                .help
+                .push(format!("e.g. `cid: \"{c}-{{{{ loop.index }}}}\"`"));
+            }
+            self.text(&cp, c, Flavor::Text)
+        });
+        crate::plan::Repeat {
+            field: field.to_string(),
+            var,
+            cid,
+        }
+    }
+
+    fn leaf_body(
+        &mut self,
+        ptr: &str,
+        p: &Part,
+        default: Option<DispositionSpec>,
+    ) -> Option<LeafPlan> {
         if !p.parts.is_empty() {
             self.err_key(
                 Code::SpecPart,
@@ -271,7 +403,7 @@ impl Checker<'_> {
         let source = if n == 1 {
             self.source(
                 ptr,
-                p.template.as_deref(),
+                p.template.as_ref(),
                 p.content.as_deref(),
                 p.file.as_deref(),
                 flavor,
@@ -287,10 +419,13 @@ impl Checker<'_> {
             .description
             .as_ref()
             .map(|d| self.text(&format!("{ptr}/description"), d, Flavor::Text));
-        self.cid(ptr, p.cid.as_deref());
+        if p.for_each.is_none() {
+            self.cid(ptr, p.cid.as_deref());
+        }
         let media_type = self.leaf_media_type(ptr, p);
         Some(LeafPlan {
             key: key_of(ptr),
+            pointer: ptr.to_string(),
             media_type,
             params,
             source: source?,
@@ -305,6 +440,7 @@ impl Checker<'_> {
             cid: p.cid.clone(),
             description,
             transfer_encoding: p.transfer_encoding,
+            repeat: None,
         })
     }
 

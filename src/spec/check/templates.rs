@@ -186,7 +186,7 @@ impl Checker<'_> {
     ) {
         let declared: Vec<String> = self.c.spec.data.fields.keys().cloned().collect();
         for v in vars {
-            if !declared.contains(v) {
+            if !declared.contains(v) && !self.locals.contains(v) {
                 let mut d = Diagnostic::error(
                     Code::TemplateUndefinedVariable,
                     format!("template uses `{v}`, which `data.fields` does not declare"),
