@@ -12,6 +12,19 @@ use mailspec::deliver::dkim::Signer;
 
 use crate::util::root;
 
+struct Collect(Vec<mailspec::render::EmittedMessage>);
+
+impl mailspec::sink::Sink for Collect {
+    fn accept(
+        &mut self,
+        _: usize,
+        m: &mailspec::render::EmittedMessage,
+    ) -> std::io::Result<String> {
+        self.0.push(m.clone());
+        Ok(String::new())
+    }
+}
+
 const PYTHON: &str = "/usr/bin/python3";
 
 /// argv: pairs of (key record file, message file); prints `pass` or `fail` for each pair.
@@ -179,5 +192,125 @@ fn python_dkim_verifies_both_algorithms_and_catches_tampering() {
             if got { "pass" } else { "fail" },
             String::from_utf8_lossy(message)
         );
+    }
+}
+
+/// The newsletter example, signed the way `render --dkim` signs it: with the spec's own `dkim`
+/// settings (the bundled RSA test key), and with the Ed25519 test key given as an override.
+#[test]
+fn the_newsletter_passes_python_dkim_with_both_unsubscribe_headers_signed() {
+    let path = root().join("specs/newsletter.yaml");
+    let c = mailspec::spec::compile_path(&path)
+        .unwrap_or_else(|(s, d)| panic!("newsletter does not compile:\n{}", s.render(&d)));
+    let spec_dkim = c
+        .plan
+        .deliver
+        .dkim
+        .as_ref()
+        .expect("the newsletter has `dkim`");
+    let ed = &keys()[1];
+    let signers = [
+        (
+            mailspec::deliver::signer(Some(spec_dkim), &Default::default()).expect("spec key"),
+            keys()[0].2.clone(),
+        ),
+        (
+            mailspec::deliver::signer(
+                Some(spec_dkim),
+                &mailspec::deliver::DkimOverrides {
+                    key: Some(&ed.1),
+                    ..Default::default()
+                },
+            )
+            .expect("ed25519 key"),
+            ed.2.clone(),
+        ),
+    ];
+    let records = c.spec.data.sample.clone().expect("sample");
+    let mut cases: Vec<(Vec<u8>, PathBuf, bool, String)> = Vec::new();
+    for (signer, record) in signers {
+        let alg = signer.algorithm().as_str();
+        let items = c.open_records(&records).expect("sample opens");
+        let opts = mailspec::batch::BatchOptions {
+            render: mailspec::render::RenderOptions {
+                date: mailspec::review::fixture_date(),
+                dkim: Some(signer),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let assets = mailspec::assets::DirLoader::new(c.dir.clone());
+        let mut sink = Collect(Vec::new());
+        mailspec::batch::run(&c, items, &opts, &assets, &mut sink, &mut |r| {
+            assert_eq!(r.status, mailspec::batch::Status::Ok, "{r:?}");
+        })
+        .expect("renders");
+        let mut n = 0;
+        for m in sink.0 {
+            let text = String::from_utf8_lossy(&m.bytes).into_owned();
+            let header_end = text.find("\r\n\r\n").expect("header");
+            let sig_end = text.find("\r\nDate:").expect("Date after the signature");
+            let sig: String = text[..sig_end].split_whitespace().collect();
+            let h = sig
+                .split(';')
+                .find_map(|t| t.strip_prefix("h="))
+                .expect("h=")
+                .to_ascii_lowercase();
+            for name in [
+                "list-unsubscribe",
+                "list-unsubscribe-post",
+                "from",
+                "to",
+                "subject",
+            ] {
+                assert!(
+                    h.split(':').any(|x| x == name),
+                    "{alg}: {name} not signed: {h}"
+                );
+            }
+            assert!(
+                text[..header_end]
+                    .contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+            );
+            cases.push((
+                m.bytes.clone(),
+                record.clone(),
+                true,
+                format!("{alg} {}", m.key),
+            ));
+            let post = tamper(
+                &m.bytes,
+                "List-Unsubscribe=One-Click",
+                "List-Unsubscribe=Two-Click",
+            );
+            cases.push((
+                post,
+                record.clone(),
+                false,
+                format!("{alg} {}: tampered post", m.key),
+            ));
+            let unsub = tamper(
+                &m.bytes,
+                "List-Unsubscribe: <https://",
+                "List-Unsubscribe: <http://",
+            );
+            cases.push((
+                unsub,
+                record.clone(),
+                false,
+                format!("{alg} {}: tampered unsubscribe", m.key),
+            ));
+            n += 1;
+        }
+        assert!(n >= 2, "the sample has several subscribers");
+    }
+    let verdicts = python_verify(
+        &cases
+            .iter()
+            .map(|(m, r, _, _)| (m.clone(), r.clone()))
+            .collect::<Vec<_>>(),
+    );
+    for ((_, _, want, what), got) in cases.iter().zip(verdicts) {
+        assert_eq!(got, *want, "{what}");
     }
 }

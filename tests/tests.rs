@@ -4,8 +4,8 @@ mod util;
 
 mod adversarial;
 mod cli;
-mod diagnostics;
 mod deliverability;
+mod diagnostics;
 mod dkim;
 mod examples;
 mod fuzz_regressions;

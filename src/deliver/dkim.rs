@@ -129,7 +129,7 @@ impl fmt::Debug for Signer {
 /// Whether `s` is a DNS name of letters, digits, hyphens and dots (RFC 6376 §3.1: the
 /// selector is a sub-domain; §3.5 `d=` is a domain name; internationalised names go as
 /// A-labels, RFC 8616 §4).
-fn is_dns_name(s: &str) -> bool {
+pub fn is_dns_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|label| {
