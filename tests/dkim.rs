@@ -314,3 +314,55 @@ fn the_newsletter_passes_python_dkim_with_both_unsubscribe_headers_signed() {
         assert_eq!(got, *want, "{what}");
     }
 }
+
+/// `mailspec render --dkim` signs with the spec's settings; `--dkim-key` and friends replace
+/// them; without `--dkim` nothing is signed.
+#[test]
+fn render_dkim_on_the_command_line() {
+    let bin = env!("CARGO_BIN_EXE_mailspec");
+    let run = |extra: &[&str]| {
+        let out = Command::new(bin)
+            .current_dir(root())
+            .args([
+                "render",
+                "specs/newsletter.yaml",
+                "--out",
+                "-",
+                "--record",
+                "2",
+            ])
+            .args(["--date", "2024-06-01T10:00:00Z"])
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let plain = run(&[]);
+    assert!(!plain.starts_with(b"DKIM-Signature:"));
+    let rsa = run(&["--dkim"]);
+    assert!(rsa.starts_with(b"DKIM-Signature: v=1; a=rsa-sha256; s=s2024; d=olivo.example;"));
+    assert!(
+        rsa.ends_with(&plain),
+        "the signature is prepended, nothing else changes"
+    );
+    let ed_key = keys()[1].1.display().to_string();
+    let ed = run(&["--dkim", "--dkim-key", &ed_key, "--dkim-selector", "ed2024"]);
+    assert!(ed.starts_with(b"DKIM-Signature: v=1; a=ed25519-sha256; s=ed2024;"));
+    let verdicts = python_verify(&[(rsa, keys()[0].2.clone()), (ed, keys()[1].2.clone())]);
+    assert_eq!(verdicts, [true, true]);
+    // A missing key file fails before anything is written.
+    let out = Command::new(bin)
+        .current_dir(root())
+        .args(["render", "specs/hello.yaml", "--out", "-", "--dkim"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DKIM signing needs a domain"), "{err}");
+}

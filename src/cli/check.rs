@@ -38,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(mut c) => {
                 let mut diags = std::mem::take(&mut c.warnings);
                 diags.extend(batch::dry_run(&c));
-                if args.strict && !diags.iter().any(Diagnostic::is_error) {
+                if args.strict {
                     diags.extend(mailspec::deliver::strict::warnings(&c));
                 }
                 (c.sources, diags)
