@@ -246,9 +246,26 @@ pub struct BatchOptions {
     pub selection: Selection,
     /// Stop at the first failed record.
     pub fail_fast: bool,
+    /// Threads that check and render records; 0 means one per core.
+    pub jobs: usize,
 }
 
-/// Renders every selected record into `sink`, calling `report` after each.
+impl BatchOptions {
+    /// The number of rendering threads `jobs` asks for.
+    pub fn threads(&self) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            n => n,
+        }
+    }
+}
+
+/// Renders every selected record into `sink`, calling `report` after each, in record order.
+///
+/// With `opts.jobs` above 1 (0 means one per core), records are checked and rendered on that
+/// many threads while this thread reads the data and writes the sink; the output is the same
+/// bytes in the same order as with one job, and at most a few records per thread are in flight,
+/// so memory stays flat.
 ///
 /// # Errors
 /// Only sink I/O errors end the batch early with an error (the message could not be stored,
@@ -261,50 +278,135 @@ pub fn run(
     sink: &mut dyn Sink,
     report: &mut dyn FnMut(&RecordReport),
 ) -> std::io::Result<Summary> {
-    let mut summary = Summary::default();
-    let mut seen = KeyIndex::default();
     let mut taken = 0usize;
-    for item in items {
-        let index = match &item {
-            Ok(r) => r.index,
-            Err((i, _, _)) => *i,
-        };
-        if !opts.selection.includes(index) {
-            continue;
+    let selected = items
+        .filter(|item| {
+            let index = match item {
+                Ok(r) => r.index,
+                Err((i, _, _)) => *i,
+            };
+            opts.selection.includes(index)
+        })
+        .take_while(|_| {
+            taken += 1;
+            opts.selection.limit.is_none_or(|l| taken <= l)
+        });
+    let mut out = Writer {
+        sink,
+        report,
+        seen: KeyIndex::default(),
+        summary: Summary::default(),
+        key_field: c.plan.key_field.clone(),
+        fail_fast: opts.fail_fast,
+    };
+    match opts.threads() {
+        1 => {
+            for item in selected {
+                if !out.write(prepare(c, item, opts, assets))? {
+                    break;
+                }
+            }
         }
-        if opts.selection.limit.is_some_and(|l| taken >= l) {
-            break;
-        }
-        taken += 1;
-        let rep = process(c, item, opts, assets, &mut seen, sink)?;
-        if rep.status == Status::Ok {
-            summary.ok += 1;
-        } else {
-            summary.failed += 1;
-        }
-        report(&rep);
-        if opts.fail_fast && summary.failed > 0 {
-            break;
-        }
+        jobs => run_parallel(c, selected, opts, assets, jobs, &mut out)?,
     }
-    sink.finish()?;
-    Ok(summary)
+    out.sink.finish()?;
+    Ok(out.summary)
 }
 
-fn process(
+/// Checks and renders records on `jobs` threads; writes them here, in order.
+fn run_parallel(
+    c: &CompiledSpec,
+    mut items: impl Iterator<Item = Item>,
+    opts: &BatchOptions,
+    assets: &dyn AssetLoader,
+    jobs: usize,
+    out: &mut Writer<'_>,
+) -> std::io::Result<()> {
+    use std::sync::mpsc::sync_channel;
+    // Both channels hold a whole window, so neither side ever blocks on a send.
+    let window = jobs * 16;
+    let (work_tx, work_rx) = sync_channel::<(usize, Item)>(window);
+    let (done_tx, done_rx) = sync_channel::<(usize, Prepared)>(window);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            s.spawn(move || {
+                loop {
+                    let next = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, item)) = next else { return };
+                    if done_tx.send((seq, prepare(c, item, opts, assets))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let (mut sent, mut written, mut more) = (0usize, 0usize, true);
+        loop {
+            while more && sent - written < window {
+                match items.next() {
+                    Some(item) => {
+                        // The receivers live until the scope ends: this cannot fail.
+                        let _ = work_tx.send((sent, item));
+                        sent += 1;
+                    }
+                    None => more = false,
+                }
+            }
+            if written == sent {
+                break;
+            }
+            let Ok((seq, p)) = done_rx.recv() else { break };
+            pending.insert(seq, p);
+            while let Some(p) = pending.remove(&written) {
+                written += 1;
+                if !out.write(p)? {
+                    more = false;
+                    sent = written;
+                    break;
+                }
+            }
+        }
+        // Closing the work queue ends the workers (after their record in hand).
+        drop(work_tx);
+        Ok(())
+    })
+}
+
+/// A record checked and rendered, waiting to be written in order.
+struct Prepared {
+    rep: RecordReport,
+    /// The record's id (as written when it was refused before it was typed).
+    key: Option<String>,
+    /// Refused before rendering: its id is still claimed.
+    refused: bool,
+    message: Option<EmittedMessage>,
+}
+
+/// Everything about one record that does not depend on the others: limits, types, render.
+/// Pure; runs on any thread.
+fn prepare(
     c: &CompiledSpec,
     item: Item,
     opts: &BatchOptions,
     assets: &dyn AssetLoader,
-    seen: &mut KeyIndex,
-    sink: &mut dyn Sink,
-) -> std::io::Result<RecordReport> {
+) -> Prepared {
     let raw = match item {
         Ok(r) => r,
         Err((index, line, e)) => {
             let mut rep = RecordReport::new(index, None, line);
             rep.errors.push(Error::from(e));
-            return Ok(rep);
+            return Prepared {
+                rep,
+                key: None,
+                refused: false,
+                message: None,
+            };
         }
     };
     // The key as written, even when the record fails its checks, so the report can name it.
@@ -319,48 +421,92 @@ fn process(
             v => Some(v.to_string()),
         });
     let index = raw.index;
-    let mut rep = RecordReport::new(index, raw_key, raw.line);
-    let mut refuse = |rep: &mut RecordReport, errs: Vec<data::DataError>| {
-        // A refused record still claims its id: a later record with the same id (the rest of
-        // a refused group of CSV rows) must not go out as if it were the whole record.
-        if let Some(k) = &rep.key {
-            seen.insert(key_digest(k));
-        }
+    let mut rep = RecordReport::new(index, raw_key.clone(), raw.line);
+    let refuse = |mut rep: RecordReport, errs: Vec<data::DataError>| {
         rep.errors = errs.into_iter().map(Error::from).collect();
+        Prepared {
+            rep,
+            key: raw_key.clone(),
+            refused: true,
+            message: None,
+        }
     };
     let too_big = data::check_limits(&raw, opts.render.max_field);
     if !too_big.is_empty() {
-        refuse(&mut rep, too_big);
-        return Ok(rep);
+        return refuse(rep, too_big);
     }
-    let record = match data::coerce(&c.spec.data.fields, &raw) {
+    let record = match data::coerce(&c.plan.fields, &raw) {
         Ok(r) => r,
-        Err(errs) => {
-            refuse(&mut rep, errs);
-            return Ok(rep);
-        }
+        Err(errs) => return refuse(rep, errs),
     };
     let key = render::record_key(&c.plan, &record, index);
     rep.key = Some(key.clone());
-    // The record id is the message's identity (it seeds the Message-ID): one message per id.
-    if !seen.insert(key_digest(&key)) {
-        rep.errors.push(Error::new(
-            Code::DataDuplicateKey,
-            format!("key `{key}` was already used by an earlier record (keys name output files and seed the Message-ID)"),
-        ).field(c.plan.key_field.clone()));
-        return Ok(rep);
-    }
-    match render::render(c, &record, index, assets, &opts.render) {
-        Ok(m) => {
-            let out = sink.accept(index, &m)?;
-            rep.status = Status::Ok;
-            rep.message_id = Some(m.message_id);
-            rep.envelope = Some(m.envelope);
-            rep.output = Some(out);
+    let message = match render::render(c, &record, index, assets, &opts.render) {
+        Ok(m) => Some(m),
+        Err(errs) => {
+            rep.errors = errs;
+            None
         }
-        Err(errs) => rep.errors = errs,
+    };
+    Prepared {
+        rep,
+        key: Some(key),
+        refused: false,
+        message,
     }
-    Ok(rep)
+}
+
+/// The ordered, stateful end of a batch: one message per record id, the sink, the reports.
+struct Writer<'a> {
+    sink: &'a mut dyn Sink,
+    report: &'a mut dyn FnMut(&RecordReport),
+    seen: KeyIndex,
+    summary: Summary,
+    key_field: Option<String>,
+    fail_fast: bool,
+}
+
+impl Writer<'_> {
+    /// Writes one record's outcome; false when the batch must stop (`fail_fast`).
+    fn write(&mut self, p: Prepared) -> std::io::Result<bool> {
+        let Prepared {
+            mut rep,
+            key,
+            refused,
+            message,
+        } = p;
+        // The record id is the message's identity (it seeds the Message-ID): one message per
+        // id. A refused record still claims its id, so the rest of a refused group of CSV
+        // rows cannot go out later as if it were the whole record.
+        let first = key
+            .as_deref()
+            .is_none_or(|k| self.seen.insert(key_digest(k)));
+        match (refused, first, message) {
+            (false, false, _) => {
+                let key = key.unwrap_or_default();
+                rep.errors = vec![Error::new(
+                    Code::DataDuplicateKey,
+                    format!("key `{key}` was already used by an earlier record (keys name output files and seed the Message-ID)"),
+                )
+                .field(self.key_field.clone())];
+            }
+            (false, true, Some(m)) => {
+                let out = self.sink.accept(rep.index, &m)?;
+                rep.status = Status::Ok;
+                rep.message_id = Some(m.message_id);
+                rep.envelope = Some(m.envelope);
+                rep.output = Some(out);
+            }
+            _ => {}
+        }
+        if rep.status == Status::Ok {
+            self.summary.ok += 1;
+        } else {
+            self.summary.failed += 1;
+        }
+        (self.report)(&rep);
+        Ok(!(self.fail_fast && self.summary.failed > 0))
+    }
 }
 
 /// The 64-bit digest of a record id kept by [`KeyIndex`].

@@ -96,15 +96,34 @@ pub struct Choice {
 }
 
 /// A file read at compile time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Asset {
     /// The path as written in the spec, relative to the spec's folder.
     pub path: String,
     /// The content.
     pub bytes: Arc<[u8]>,
+    /// Its transfer encoding, computed by the first message that needs it and shared by every
+    /// other one (the same bytes always encode the same way).
+    pub encoded: std::sync::OnceLock<Arc<(crate::mime::TransferEncoding, Vec<u8>)>>,
 }
 
 impl Asset {
+    /// A file's content.
+    pub fn new(path: String, bytes: Arc<[u8]>) -> Self {
+        Asset {
+            path,
+            bytes,
+            encoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The automatic transfer encoding of the content as a non-text part, computed once.
+    pub fn encoded(&self) -> Arc<(crate::mime::TransferEncoding, Vec<u8>)> {
+        self.encoded
+            .get_or_init(|| Arc::new(crate::mime::encode::auto_encode(&self.bytes, false)))
+            .clone()
+    }
+
     /// The file's own name (the last path segment).
     pub fn file_name(&self) -> &str {
         file_name_of(&self.path)

@@ -477,3 +477,82 @@ fn a_second_render_into_a_folder_replaces_the_first_and_refuses_foreign_messages
     assert!(run(&rows(&["a"]), &["--force"]).status.success());
     assert_eq!(emls(), ["a.eml"]);
 }
+
+#[test]
+fn parallel_rendering_gives_the_same_bytes_reports_and_order() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let spec = format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ name }}}} <{{{{ email }}}}>\"
+  subject: \"Hola {{{{ name }}}}\"
+  text: {{ content: \"Hola {{{{ name }}}}, record {{{{ id }}}}\" }}
+"
+    );
+    let mut data = String::new();
+    for i in 0..400 {
+        // Every 37th record has a bad address, every 101st repeats an earlier id.
+        let email = if i % 37 == 5 {
+            "bad address".to_string()
+        } else {
+            format!("u{i}@example.com")
+        };
+        let id = if i % 101 == 100 { 3 } else { i };
+        data.push_str(&format!(
+            "{{\"id\":\"{id}\",\"email\":\"{email}\",\"name\":\"N{i}\"}}\n"
+        ));
+    }
+    let run = |jobs: &str, extra: &[&str]| {
+        let dir = tmp.path().join(format!("j{jobs}{}", extra.len()));
+        write(&dir, "spec.yaml", spec.as_bytes());
+        write(&dir, "d.jsonl", data.as_bytes());
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mailspec"))
+            .args(["render", "spec.yaml", "--data", "d.jsonl", "--out", "out"])
+            .args([
+                "--date",
+                "2024-06-01T10:00:00Z",
+                "--report",
+                "r.jsonl",
+                "--jobs",
+                jobs,
+            ])
+            .args(extra)
+            .current_dir(&dir)
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(1));
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("out"))
+            .expect("out")
+            .map(|e| {
+                let e = e.expect("e");
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).expect("read"),
+                )
+            })
+            .collect();
+        files.sort();
+        let report = std::fs::read_to_string(dir.join("r.jsonl")).expect("report");
+        (
+            files,
+            report,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let one = run("1", &[]);
+    let four = run("4", &[]);
+    assert!(one.0.len() > 700, "{}", one.0.len());
+    assert!(one.1.contains("data/duplicate-key") && one.1.contains("data/address"));
+    assert_eq!(
+        one, four,
+        "jobs must not change a byte, a report line or their order"
+    );
+    let ff1 = run("1", &["--fail-fast"]);
+    let ff4 = run("4", &["--fail-fast"]);
+    assert_eq!(ff1, ff4);
+    assert_eq!(
+        ff1.1.lines().count(),
+        6,
+        "stops at the first bad record (the 6th)"
+    );
+}

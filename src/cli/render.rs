@@ -61,6 +61,10 @@ pub struct Args {
     /// Stop at the first record that fails.
     #[arg(long)]
     fail_fast: bool,
+    /// Threads that render records (0: one per core). The output is the same bytes in the
+    /// same order whatever the number.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    jobs: usize,
     /// Largest file attached or inlined, in bytes (suffixes k, M, G allowed).
     #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size)]
     max_attachment_size: u64,
@@ -187,6 +191,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
         selection,
         fail_fast: a.fail_fast,
+        jobs: a.jobs,
     };
     let summary = run_batch(&a, &c, items, &opts, sink.as_mut(), &source_name, progress)?;
     if !to_stdout {

@@ -231,7 +231,7 @@ pub fn choose_encoding(body: &[u8], is_text: bool) -> TransferEncoding {
 }
 
 /// [`choose_encoding`] and the encoded bytes in one pass over the data.
-fn auto_encode(body: &[u8], is_text: bool) -> (TransferEncoding, Vec<u8>) {
+pub fn auto_encode(body: &[u8], is_text: bool) -> (TransferEncoding, Vec<u8>) {
     if is_text {
         let data = normalize_line_endings(body);
         // A line starting with `.` (a lone `.` ends SMTP DATA; relays that forget to stuff it

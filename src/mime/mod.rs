@@ -145,6 +145,10 @@ pub struct Leaf {
     pub description: Option<String>,
     /// The content. Text line endings may be LF, CR or CRLF: they are normalised to CRLF.
     pub body: Vec<u8>,
+    /// The content already encoded, for a part that is the same in every message (a static
+    /// PDF): used instead of `body`, which may then be empty. Only for non-text, non-message
+    /// types, encoded by [`encode::encode_body`] with the same requested encoding.
+    pub encoded: Option<std::sync::Arc<(TransferEncoding, Vec<u8>)>>,
 }
 
 impl Leaf {
@@ -159,6 +163,7 @@ impl Leaf {
             transfer_encoding: None,
             description: None,
             body: body.into(),
+            encoded: None,
         }
     }
 }
@@ -398,6 +403,11 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
 struct Rendered {
     headers: String,
     body: Vec<u8>,
+    /// The body cannot hold a delimiter of ours: quoted-printable writes `=` only before two
+    /// hex digits or a line break and base64 has no `-` or `_`, so `--=_…` never occurs in
+    /// them (and a multipart made only of such parts has only its own random delimiters).
+    /// Such bodies are not scanned when a boundary is picked.
+    safe: bool,
     /// The media type, for `multipart/related`'s `type` parameter.
     media_type: String,
 }
@@ -466,6 +476,7 @@ fn render_multipart(
     Ok(Rendered {
         headers,
         body,
+        safe: children.iter().all(|c| c.safe),
         media_type,
     })
 }
@@ -479,7 +490,7 @@ fn pick_boundary(seed: &[u8], path: &[usize], children: &[Rendered]) -> Result<S
         let delimiter = format!("--{boundary}");
         let collides = children
             .iter()
-            .any(|c| c.headers.contains(&delimiter) || contains(&c.body, &delimiter));
+            .any(|c| c.headers.contains(&delimiter) || (!c.safe && contains(&c.body, &delimiter)));
         if !collides {
             return Ok(boundary);
         }
@@ -488,11 +499,9 @@ fn pick_boundary(seed: &[u8], path: &[usize], children: &[Rendered]) -> Result<S
     Err(EmitError::BoundaryExhausted(shown.join(".")))
 }
 
-/// Whether the ASCII `needle` occurs in `haystack`. Going through `str` uses std's
-/// substring search; the lossy conversion only replaces invalid UTF-8 with U+FFFD, which
-/// can never be part of an ASCII match, so matches are exactly those of the raw bytes.
+/// Whether `needle` occurs in `haystack` (a SIMD substring search over the raw bytes).
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    String::from_utf8_lossy(haystack).contains(needle)
+    memchr::memmem::find(haystack, needle.as_bytes()).is_some()
 }
 
 /// Validates a `type/subtype` media type and returns it in lower case (media types are
@@ -600,8 +609,13 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
     }
     let mut headers = header::with_params("Content-Type", &full_type, &params)?;
 
-    check_charset(&leaf.body, charset.as_deref(), &full_type)?;
-    let (encoding, body) = encode_leaf(leaf, &ty, &sub, &full_type, is_text)?;
+    let (encoding, body) = match &leaf.encoded {
+        Some(pre) if !is_text && ty != "message" => (pre.0, pre.1.clone()),
+        _ => {
+            check_charset(&leaf.body, charset.as_deref(), &full_type)?;
+            encode_leaf(leaf, &ty, &sub, &full_type, is_text)?
+        }
+    };
     headers.push_str(&format!("Content-Transfer-Encoding: {encoding}\r\n"));
 
     if let Some(disp) = &leaf.disposition {
@@ -624,6 +638,10 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
     Ok(Rendered {
         headers,
         body,
+        safe: matches!(
+            encoding,
+            TransferEncoding::QuotedPrintable | TransferEncoding::Base64
+        ),
         media_type: full_type,
     })
 }

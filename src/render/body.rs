@@ -246,9 +246,22 @@ impl Renderer<'_> {
         for (name, value) in &l.params {
             params.push((name.clone(), self.eval(value, true)?));
         }
-        let is_text = media_type.to_ascii_lowercase().starts_with("text/");
+        let lower = media_type.to_ascii_lowercase();
+        let is_text = lower.starts_with("text/");
+        // A static file that is not text is encoded once for every message; anything else
+        // (text is checked and normalised, message/* has its own rules) goes as bytes.
+        let (body, encoded) = match &l.source {
+            Source::Asset(a)
+                if !is_text && !lower.starts_with("message/") && l.transfer_encoding.is_none() =>
+            {
+                (Vec::new(), Some(a.encoded()))
+            }
+            Source::Asset(a) => (a.bytes.to_vec(), None),
+            _ => (body, None),
+        };
         let body = self.text_checks(l, &media_type, is_text, body)?;
         Some(mime::Leaf {
+            encoded,
             params,
             charset: is_text.then(|| {
                 l.charset
@@ -319,7 +332,8 @@ impl Renderer<'_> {
                     self.fail(Error::new(Code::DataLimit, e.to_string()).at(&l.key));
                     return None;
                 }
-                Some((a.bytes.to_vec(), Some(a.file_name().to_string())))
+                // The bytes are copied only when needed (see `leaf`).
+                Some((Vec::new(), Some(a.file_name().to_string())))
             }
             Source::File(t) => self.load(t),
         }

@@ -571,10 +571,7 @@ impl Checker<'_> {
             return None;
         }
         match DirLoader::new(self.c.dir.clone()).load(rel, MAX_STATIC_FILE) {
-            Ok(bytes) => Some(Arc::new(Asset {
-                path: rel.to_string(),
-                bytes,
-            })),
+            Ok(bytes) => Some(Arc::new(Asset::new(rel.to_string(), bytes))),
             Err(e) => {
                 let code = match e {
                     AssetError::TooLarge { .. } => Code::DataLimit,
