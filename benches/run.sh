@@ -10,7 +10,10 @@
 #      PEERS_SRC (default ../shared/bench/peers), MAILSPEC_ORACLE (default
 #      ../shared/oracle/check_eml.py), PY_MAX (largest N timed with Python, default 10000),
 #      PEERS_WORK (default target/bench/peers; `rm -rf` it to take a fresh copy),
-#      WITH: which pairs, default "py node mb"; add "nosync" for an extra pair, mailspec with
+#      WITH: which pairs, default "py node mb ceil dd jobs": Python, Node and mail-builder
+#      peers, the C ceiling (`ceiling full`: base64 + one file per message, no templating),
+#      `dd` writing the same number of bytes as mailspec's mbox to one file, and
+#      mailspec --jobs 2 vs --jobs 1 (mbox to /dev/null). Add "nosync" for an extra pair, mailspec with
 #      fsync()/fdatasync() made no-ops by an LD_PRELOAD shim vs mail-builder (needs cc), to
 #      show what the directory sink's per-file fdatasync costs. E.g. WITH="mb nosync".
 # Output: stdout and benches/results/run-<UTC time>.txt (gitignored). See benches/README.md.
@@ -24,7 +27,7 @@ else
   NS=${*:-10000}; PAIRS=${PAIRS:-5}
 fi
 WARMUP=${WARMUP:-1}
-WITH=" ${WITH:-py node mb} "
+WITH=" ${WITH:-py node mb ceil dd jobs} "
 PY_MAX=${PY_MAX:-10000}
 PEERS_SRC=${PEERS_SRC:-$ROOT/../shared/bench/peers}
 ORACLE=${MAILSPEC_ORACLE:-$ROOT/../shared/oracle/check_eml.py}
@@ -57,6 +60,7 @@ fi
   mkdir -p data assets out
   [ -f assets/factura.pdf ] || python3 gen_attachment.py assets/factura.pdf
   cargo build --release --locked --quiet --manifest-path rust/Cargo.toml
+  [ -x ceiling ] || cc -O2 -o ceiling ceiling.c
   for N in $NS; do
     [ -f data/records-$N.csv ] || python3 gen_records.py "$N" data/records-$N.csv
   done
@@ -101,6 +105,27 @@ for N in $NS; do
     echo "## N=$N: mailspec vs rust mail-builder + minijinja (render_mail_builder)"
     $P --msgs "$N" "${A[@]}" --b rust-mail-builder "$PEERS" "$MB $N out/mb-$N" \
       --b-outdir "$PEERS/out/mb-$N" || true
+  fi
+  if [[ $WITH == *" ceil "* ]]; then
+    # The C ceiling writes files of the mean size mailspec writes, one per message.
+    echo "## N=$N: mailspec vs C ceiling (base64 of the attachment + one file per message, no templating)"
+    $P --msgs "$N" "${A[@]}" --b c-ceiling "$PEERS" "./ceiling full $N out/ceil-$N" \
+      --b-outdir "$PEERS/out/ceil-$N" || true
+  fi
+  if [[ $WITH == *" dd "* ]]; then
+    # The same bytes into one file: mailspec's mbox against dd writing that many bytes.
+    MBOX=$PEERS/out/ms-$N.mbox
+    "$MS" render "$ROOT/benches/order/spec.yaml" --data "$CSV" --mbox "$MBOX" --date 2024-01-01T00:00:00Z 2>/dev/null || true
+    BYTES=$(stat -c %s "$MBOX")
+    BS=$(( BYTES / N ))
+    echo "## N=$N: mailspec --mbox vs dd writing the same $BYTES bytes to one file (bs=$BS)"
+    $P --msgs "$N" --a mailspec-mbox "$ROOT" "$MS render $ROOT/benches/order/spec.yaml --data $CSV --mbox $MBOX --date 2024-01-01T00:00:00Z" \
+      --b dd "$PEERS" "dd if=/dev/zero of=out/dd-$N.bin bs=$BS count=$N" || true
+  fi
+  if [[ $WITH == *" jobs "* ]]; then
+    echo "## N=$N: mailspec --jobs 2 vs --jobs 1 (mbox to /dev/null: rendering only)"
+    $P --msgs "$N" --a mailspec-jobs2 "$ROOT" "$MS render $ROOT/benches/order/spec.yaml --data $CSV --mbox /dev/null --jobs 2 --date 2024-01-01T00:00:00Z" \
+      --b mailspec-jobs1 "$ROOT" "$MS render $ROOT/benches/order/spec.yaml --data $CSV --mbox /dev/null --jobs 1 --date 2024-01-01T00:00:00Z" || true
   fi
   if [[ $WITH == *" nosync "* ]]; then
     echo "## N=$N: mailspec with fsync/fdatasync disabled (LD_PRELOAD, diagnosis only) vs rust mail-builder"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --release -q
-bin=target/release/mailspec
+bin="${CARGO_TARGET_DIR:-target}/release/mailspec"
 "$bin" check specs/*.yaml
 for spec in specs/*.yaml; do
   "$bin" render "$spec"

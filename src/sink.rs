@@ -225,20 +225,25 @@ pub fn mboxrd_entry(m: &EmittedMessage) -> Vec<u8> {
         .with_timezone(&chrono::Utc)
         .format("%a %b %e %H:%M:%S %Y");
     let mut out = format!("From {sender} {when}\n").into_bytes();
+    out.reserve(m.bytes.len() + 16);
     let text = &m.bytes;
-    for line in text.split(|&b| b == b'\n') {
+    let mut start = 0;
+    // Every line, the empty one after the final CRLF included (it is the blank separator).
+    for end in memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len())) {
+        let line = &text[start..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let quoted = line
-            .iter()
-            .position(|&b| b != b'>')
-            .is_some_and(|i| line[i..].starts_with(b"From "));
+        let quoted = matches!(line.first(), Some(b'>' | b'F'))
+            && line
+                .iter()
+                .position(|&b| b != b'>')
+                .is_some_and(|i| line[i..].starts_with(b"From "));
         if quoted {
             out.push(b'>');
         }
         out.extend_from_slice(line);
         out.push(b'\n');
+        start = end + 1;
     }
-    // The split leaves one empty line after the final CRLF; the blank separator line follows it.
     out
 }
 
@@ -294,6 +299,16 @@ impl Sink for MaildirSink {
         let dest = self.dir.join("new").join(&name);
         fs::rename(&tmp, &dest)?;
         Ok(dest.display().to_string())
+    }
+}
+
+/// Keeps nothing: for checking records without writing messages.
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn accept(&mut self, _index: usize, _m: &EmittedMessage) -> io::Result<String> {
+        Ok(String::new())
     }
 }
 

@@ -717,3 +717,108 @@ fn a_problem_repeated_on_many_records_is_counted_not_repeated() {
         "the report has every record"
     );
 }
+
+#[test]
+fn completions_come_from_the_cli_definition() {
+    let o = mailspec(&["completions", "bash"], &root());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let script = String::from_utf8_lossy(&o.stdout);
+    // The function bash registers, and a subcommand and a flag taken from the clap definitions.
+    assert!(script.contains("complete -F _mailspec"), "{script}");
+    assert!(
+        script.contains("render") && script.contains("--mbox"),
+        "{script}"
+    );
+
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let o = mailspec(&["completions", shell], &root());
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", stderr(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("mailspec"),
+            "{shell}"
+        );
+    }
+    let unknown = mailspec(&["completions", "tcsh"], &root());
+    assert_eq!(
+        unknown.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
+
+#[test]
+fn man_page_is_roff_and_lists_the_subcommands() {
+    let o = mailspec(&["man"], &root());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = String::from_utf8_lossy(&o.stdout);
+    // clap_mangen opens with two string definitions (`.ie`/`.el`), then the title macro.
+    let title = page.lines().position(|l| l.starts_with(".TH mailspec 1"));
+    let name = page.lines().position(|l| l == ".SH NAME");
+    assert!(
+        title.is_some() && title < name,
+        "a .TH title before NAME:\n{page}"
+    );
+    assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
+    for sub in ["check", "render", "schema", "test", "completions", "man"] {
+        assert!(
+            page.contains(&format!("mailspec\\-{sub}(1)")),
+            "the page lists `{sub}`:\n{page}"
+        );
+    }
+}
+
+/// `render --help` and the behaviour of `--mbox` must tell the same story: whatever the help
+/// says (replace or append), rendering twice into one file must do exactly that.
+#[test]
+fn mbox_help_matches_behaviour() {
+    let help = mailspec(&["render", "--help"], &root());
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout).to_lowercase();
+    let mbox_help = text
+        .split("--mbox")
+        .nth(1)
+        .and_then(|rest| rest.split("\n  -").next())
+        .unwrap_or_default()
+        .to_owned();
+    let says_replaced = mbox_help.contains("replaced");
+    let says_appends = mbox_help.contains("append");
+    assert!(
+        says_replaced != says_appends,
+        "the --mbox help must say either that the file is replaced or that it is appended to:\n{mbox_help}"
+    );
+
+    let dir = batch_dir();
+    let count = |name: &str| {
+        let bytes = std::fs::read(dir.path().join(name)).expect("mbox written");
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"From "))
+            .count()
+    };
+    let run = |name: &str| {
+        let o = mailspec(
+            &[
+                "render",
+                "hello.yaml",
+                "--data",
+                "people.csv",
+                "--mbox",
+                name,
+            ],
+            dir.path(),
+        );
+        // Records 4 and 7 of batch_dir() are bad on purpose: exit 1, the other 8 written.
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    };
+    run("once.mbox");
+    let one_batch = count("once.mbox");
+    assert_eq!(one_batch, 8);
+    run("twice.mbox");
+    run("twice.mbox");
+    let expected = if says_replaced {
+        one_batch
+    } else {
+        2 * one_batch
+    };
+    assert_eq!(count("twice.mbox"), expected, "help says:{mbox_help}");
+}

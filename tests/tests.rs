@@ -8,6 +8,7 @@ mod deliverability;
 mod diagnostics;
 mod dkim;
 mod examples;
+mod first_hour;
 mod fuzz_regressions;
 mod language;
 mod plan;

@@ -5,9 +5,11 @@ mod check;
 mod render;
 mod test;
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Compile YAML email specs into deterministic, standards-correct MIME.
 ///
@@ -38,6 +40,14 @@ enum Command {
     /// Render each spec's fixtures and compare them with the committed snapshots in
     /// `snapshots/` (a readable decoded view plus a digest of the exact bytes).
     Test(test::Args),
+    /// Print a shell completion script, e.g. `mailspec completions bash > /etc/bash_completion.d/mailspec`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `mailspec man > /usr/local/share/man/man1/mailspec.1`.
+    Man,
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +67,8 @@ pub fn main() -> ExitCode {
         }
         Command::Render(a) => render::run(*a),
         Command::Test(a) => test::run(a),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     };
     match result {
         Ok(code) => code,
@@ -70,4 +82,31 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The script is built in memory and written with `write_all`, so a closed pipe
+/// (`mailspec completions bash | head`) is an I/O error the caller handles, not a panic inside
+/// clap_complete's own writer.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mailspec", &mut script);
+    write_stdout(&script)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Generated from the same clap definitions as `--help`, so the page cannot drift from the CLI.
+fn man() -> anyhow::Result<ExitCode> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .context("cannot generate the manual page")?;
+    write_stdout(&page)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
 }

@@ -36,7 +36,8 @@ pub struct Args {
     /// With a directory: remove every .eml and .envelope.json already in it first.
     #[arg(long)]
     force: bool,
-    /// Append all messages to this mbox file (mboxrd) instead of a directory.
+    /// Write all messages to this mbox file (mboxrd) instead of a directory. An existing file
+    /// is replaced (truncated first): one run writes one complete batch.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "maildir"])]
     mbox: Option<PathBuf>,
     /// Deliver into this Maildir (tmp/ then new/) instead of a directory.
@@ -65,6 +66,9 @@ pub struct Args {
     /// same order whatever the number.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     jobs: usize,
+    /// Check every record without writing any message (`mailspec check --data`).
+    #[arg(skip)]
+    validate_only: bool,
     /// Largest file attached or inlined, in bytes (suffixes k, M, G allowed).
     #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size)]
     max_attachment_size: u64,
@@ -109,7 +113,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// `;`, `|`, `tab` (or `\t`, as typed in a shell): one ASCII byte that can separate cells.
-fn parse_delimiter(s: &str) -> Result<u8, String> {
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         _ => match s.as_bytes() {
@@ -186,15 +190,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let opts = BatchOptions {
         render: RenderOptions {
             date: Some(date),
+            max_attachment: a.max_attachment_size,
+            max_message: a.max_message_size,
+            max_field: usize::try_from(a.max_field_size).unwrap_or(usize::MAX),
             dkim,
-            ..Default::default()
         },
         selection,
         fail_fast: a.fail_fast,
         jobs: a.jobs,
     };
     let summary = run_batch(&a, &c, items, &opts, sink.as_mut(), &source_name, progress)?;
-    if !to_stdout {
+    if a.validate_only {
+        eprintln!(
+            "{} record(s) valid, {} refused (nothing written)",
+            summary.ok, summary.failed
+        );
+    } else if !to_stdout {
         eprintln!(
             "{} message(s) written, {} record(s) failed",
             summary.ok, summary.failed
@@ -274,8 +285,19 @@ fn open_records(
                 a.spec.display()
             );
         };
+        // Errors name the file the records are in, so `file:line` points at the right row.
+        let shown = match s {
+            mailspec::spec::model::Records::File(rel) => c
+                .path
+                .parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join(rel)
+                .display()
+                .to_string(),
+            mailspec::spec::model::Records::Inline(_) => c.path.display().to_string(),
+        };
         return match c.open_records(s) {
-            Ok(items) => Ok(Some((items, c.path.display().to_string()))),
+            Ok(items) => Ok(Some((items, shown))),
             Err(e) => {
                 eprintln!("error[{}]: sample records: {}", e.code, e.message);
                 Ok(None)
@@ -333,11 +355,48 @@ fn open_records(
 }
 
 /// Where the messages go: stdout, an mbox, a Maildir, or a directory of `.eml` files.
+/// The arguments of `mailspec check SPEC --data FILE`: every record checked and rendered in
+/// memory, nothing written but the report.
+pub fn validation(
+    spec: PathBuf,
+    data: String,
+    data_format: Option<String>,
+    delimiter: Option<u8>,
+    report: Option<PathBuf>,
+) -> Args {
+    Args {
+        spec,
+        data: Some(data),
+        data_format,
+        delimiter,
+        out: None,
+        force: false,
+        mbox: None,
+        maildir: None,
+        // The Date does not change whether a record is valid.
+        date: Some("2000-01-01T00:00:00Z".into()),
+        record: None,
+        report,
+        records: None,
+        limit: None,
+        shard: None,
+        fail_fast: false,
+        jobs: 0,
+        validate_only: true,
+        max_attachment_size: mailspec::render::DEFAULT_MAX_ATTACHMENT,
+        max_message_size: mailspec::render::DEFAULT_MAX_MESSAGE,
+        max_field_size: mailspec::data::MAX_FIELD_BYTES as u64,
+    }
+}
+
 fn open_sink(
     a: &Args,
     c: &mailspec::spec::CompiledSpec,
     to_stdout: bool,
 ) -> anyhow::Result<Box<dyn Sink>> {
+    if a.validate_only {
+        return Ok(Box::new(mailspec::sink::NullSink));
+    }
     if to_stdout {
         return Ok(Box::new(WriterSink::new(BufWriter::new(
             std::io::stdout().lock(),

@@ -209,6 +209,18 @@ pub enum AddressError {
     UnquotedComma(String),
 }
 
+/// The same address list with its display name quoted, for a hint when an unquoted comma
+/// split it: `Tienda, S.L. <a@b.example>` → `"Tienda, S.L." <a@b.example>`.
+pub fn quote_display_name(s: &str) -> Option<String> {
+    let open = s.rfind('<')?;
+    let name = s[..open].trim_matches([' ', '\t']);
+    if name.is_empty() || name.starts_with('"') {
+        return None;
+    }
+    let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+    Some(format!("\"{quoted}\" {}", s[open..].trim_end()))
+}
+
 /// Quotes user input back in an error message: control characters escaped, long input
 /// shortened, so the message itself is always one printable line.
 pub(crate) fn show(s: &str) -> String {
@@ -537,9 +549,12 @@ pub fn parse_mailbox_list(s: &str, smtputf8: bool) -> Result<Vec<Mailbox>, Addre
     for (n, seg) in segments.iter().enumerate() {
         match parse_mailbox(seg, smtputf8) {
             Ok(mb) => out.push(mb),
-            // `Doe, Jane <jane@x.org>` splits into `Doe` and `Jane <…>`: say why.
-            Err(AddressError::MissingAt(_))
-                if n + 1 < segments.len() && !seg.contains('<') && !seg.contains('"') =>
+            // `Doe, Jane <jane@x.org>` splits into `Doe` and `Jane <…>`: say why (whatever
+            // the first piece's own fault, a piece with no `@`, `<` or quote is a name).
+            Err(_)
+                if n + 1 < segments.len()
+                    && !seg.contains(['<', '"', '@'])
+                    && !seg.trim_matches([' ', '\t']).is_empty() =>
             {
                 return Err(AddressError::UnquotedComma(show(seg.trim())));
             }

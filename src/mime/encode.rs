@@ -328,6 +328,21 @@ fn quoted_printable_normalized(data: &[u8], text: bool) -> Vec<u8> {
             continue;
         }
         let b = data[i];
+        // Fast path, the common case: a printable byte other than `=` that is not the last on
+        // its line, is not a `.` or `F` at the start of a line, and fits before the soft-break
+        // column. The general rules below would write it the same way.
+        if (33..=126).contains(&b)
+            && b != b'='
+            && (col != 0 || (b != b'.' && b != b'F'))
+            && col < ENCODED_LINE - 1
+            && i + 1 < data.len()
+            && !(text && is_crlf(i + 1))
+        {
+            out.push(b);
+            col += 1;
+            i += 1;
+            continue;
+        }
         // Rule 3: white space at the end of an encoded line must be encoded.
         let last_on_line = i + 1 == data.len() || (text && is_crlf(i + 1));
         let literal_at = |col: usize| match b {

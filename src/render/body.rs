@@ -257,6 +257,12 @@ impl Renderer<'_> {
                 (Vec::new(), Some(a.encoded()))
             }
             Source::Asset(a) => (a.bytes.to_vec(), None),
+            // Text written in the spec or made by a template gets CRLF line ends whatever its
+            // declared type (an `application/ics` part is lines of text too); the emitter
+            // already does this for `text/*`, so it is done here only for the others.
+            Source::Template(_) | Source::Choice(_) | Source::Literal(_) if !is_text => {
+                (normalize_line_endings(&body).into_owned(), None)
+            }
             _ => (body, None),
         };
         let body = self.text_checks(l, &media_type, is_text, body)?;
@@ -307,21 +313,20 @@ impl Renderer<'_> {
         Some(name)
     }
 
-    /// The leaf's bytes and, for a file, its own name. Text written in the spec or made by a
-    /// template gets CRLF line ends whatever its declared type (RFC 5322 §2.3, RFC 2046 §4.1.1):
-    /// an `application/ics` attachment is lines of text too. Files are sent as they are.
+    /// The leaf's bytes and, for a file, its own name (line ends are settled in `leaf`, RFC
+    /// 5322 §2.3 and RFC 2046 §4.1.1; files are sent as they are).
     fn content(&mut self, l: &LeafPlan) -> Option<(Vec<u8>, Option<String>)> {
         match &l.source {
             Source::Template(t) => {
                 let s = self.run(&t.key, &t.value)?;
-                Some((normalize_line_endings(s.as_bytes()).into_owned(), None))
+                Some((s.into_bytes(), None))
             }
             Source::Choice(c) => {
                 let t = self.choose(c)?;
                 let s = self.run(&c.key, t)?;
-                Some((normalize_line_endings(s.as_bytes()).into_owned(), None))
+                Some((s.into_bytes(), None))
             }
-            Source::Literal(s) => Some((normalize_line_endings(s.as_bytes()).into_owned(), None)),
+            Source::Literal(s) => Some((s.clone().into_bytes(), None)),
             Source::Asset(a) => {
                 if a.bytes.len() as u64 > self.opts.max_attachment {
                     let e = AssetError::TooLarge {

@@ -89,12 +89,18 @@ impl Checker<'_> {
                     if !Templates::is_template(s)
                         && let Err(e) = crate::mime::parse_mailbox_list(s, smtputf8)
                     {
-                        self.err_value(
+                        let fixed = matches!(e, crate::mime::AddressError::UnquotedComma(_))
+                            .then(|| crate::mime::address::quote_display_name(s))
+                            .flatten();
+                        let d = self.err_value(
                             Code::SpecAddress,
                             &p,
                             format!("invalid address `{s}`: {e}"),
                             "invalid address",
                         );
+                        if let Some(f) = fixed {
+                            d.help.push(format!("quote the name: `{f}`"));
+                        }
                     }
                 }
                 AddressItem::Parts(parts) => {
