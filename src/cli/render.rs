@@ -386,6 +386,11 @@ pub fn validation(
         max_attachment_size: mailspec::render::DEFAULT_MAX_ATTACHMENT,
         max_message_size: mailspec::render::DEFAULT_MAX_MESSAGE,
         max_field_size: mailspec::data::MAX_FIELD_BYTES as u64,
+        // Checking a record never needs its signature.
+        dkim: false,
+        dkim_key: None,
+        dkim_domain: None,
+        dkim_selector: None,
     }
 }
 
