@@ -239,6 +239,30 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the URLs (valid ones, up to the limit), the field is well-formed, unfolds to
+        /// exactly `<https>, <mailto>`, and breaks lines only between the two.
+        #[test]
+        fn list_unsubscribe_never_folds_inside_a_url(
+            path in "[A-Za-z0-9._~%!$&'()*+,;=:@/?#-]{0,880}",
+            tag in proptest::option::of("[A-Za-z0-9%.-]{1,60}"),
+        ) {
+            let https = format!("https://olivo.example/{path}");
+            proptest::prop_assume!(https.len() <= MAX_URL);
+            let mailto = tag.map(|t| format!("mailto:baja@olivo.example?subject={t}"));
+            let field = list_unsubscribe(&https, mailto.as_deref()).unwrap();
+            crate::mime::header::check_field(&field).unwrap();
+            let want = match &mailto {
+                Some(m) => format!("List-Unsubscribe: <{https}>, <{m}>\r\n"),
+                None => format!("List-Unsubscribe: <{https}>\r\n"),
+            };
+            proptest::prop_assert_eq!(field.replace("\r\n ", " "), want);
+            for line in field.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+                proptest::prop_assert!(line.starts_with(" <"), "folded inside a URL: {:?}", line);
+            }
+        }
+    }
+
     #[test]
     fn unsubscribe_urls_are_checked() {
         for (url, want) in [

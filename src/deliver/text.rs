@@ -61,9 +61,34 @@ fn tidy(raw: &str) -> String {
             out.push('\n');
         }
         blank = 0;
-        out.push_str(line);
+        out.push_str(&unwrap_image_links(line));
         out.push('\n');
     }
+    out
+}
+
+/// A linked image renders as `[[alt]][1]` (the image's `[alt]` inside the link's brackets):
+/// written `[alt][1]`, like any other link.
+fn unwrap_image_links(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find("[[") {
+        out.push_str(&rest[..i]);
+        let inner = &rest[i + 2..];
+        match inner.find("]][") {
+            Some(j) if !inner[..j].contains(['[', ']']) => {
+                out.push('[');
+                out.push_str(&inner[..j]);
+                out.push_str("][");
+                rest = &inner[j + 3..];
+            }
+            _ => {
+                out.push_str("[[");
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -171,6 +196,19 @@ o <a href="mailto:ayuda@olivo.example">escríbenos</a>. &lt;3 &#8364;</p>"#;
         assert!(text.contains("<3 €"), "{text}");
         assert!(!text.contains("&amp;") && !text.contains("&nbsp;") && !text.contains("&#"));
         assert!(text.ends_with('\n') && !text.ends_with("\n\n"));
+    }
+
+    #[test]
+    fn linked_images_read_like_links() {
+        let html = r#"<a href="https://olivo.example/"><img src="cid:logo" alt="Olivo"></a>"#;
+        assert_eq!(
+            from_html(html).unwrap(),
+            "[Olivo][1]\n\n[1]: https://olivo.example/\n"
+        );
+        assert_eq!(
+            unwrap_image_links("a [[b] c]][2] [[x]][3]"),
+            "a [[b] c]][2] [x][3]"
+        );
     }
 
     #[test]
