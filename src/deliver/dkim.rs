@@ -287,6 +287,36 @@ fn refold(field: &str) -> Result<String, DkimError> {
     f.finish().map_err(|e| DkimError::Sign(e.to_string()))
 }
 
+/// Largest key file read: a PEM RSA 4096-bit key is about 3.3 KB.
+pub const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Reads a key file: a regular file of at most [`MAX_KEY_FILE`] bytes (never a device or a
+/// FIFO, which could block or never end).
+///
+/// # Errors
+/// I/O errors, and [`std::io::ErrorKind::InvalidInput`] for anything but a small regular file.
+pub fn read_key_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > MAX_KEY_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("larger than {MAX_KEY_FILE} bytes: not a key file"),
+        ));
+    }
+    let mut out = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_KEY_FILE)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
 /// Whether a DKIM signing domain aligns with the From domain under DMARC's relaxed alignment
 /// (RFC 7489 §3.1.1): the same organizational domain. Without the Public Suffix List this is
 /// approximated as "equal, or one is a sub-domain of the other", which never calls a
@@ -397,6 +427,18 @@ MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHola\r\n";
                 assert!(names.contains(&required), "{required} not in h={h}");
             }
         }
+    }
+
+    #[test]
+    fn key_files_are_small_regular_files() {
+        let dir = std::env::temp_dir();
+        assert!(read_key_file(std::path::Path::new("/dev/zero")).is_err());
+        assert!(read_key_file(&dir).is_err());
+        let big = dir.join(format!("mailspec-big-key-{}", std::process::id()));
+        std::fs::write(&big, vec![b'A'; MAX_KEY_FILE as usize + 1]).unwrap();
+        let e = read_key_file(&big).unwrap_err();
+        let _ = std::fs::remove_file(&big);
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn signer(spec: Option<&DkimPlan>, cli: &DkimOverrides<'_>) -> Result<dkim::
         .key
         .or(spec.map(|d| d.key.as_path()))
         .ok_or_else(|| missing("key", "key"))?;
-    let pem = std::fs::read(key)
+    let pem = dkim::read_key_file(key)
         .map_err(|e| format!("cannot read the DKIM key file {}: {e}", key.display()))?;
     dkim::Signer::new(domain, selector, &pem)
         .map_err(|e| format!("DKIM key file {}: {e}", key.display()))

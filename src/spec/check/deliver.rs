@@ -238,11 +238,19 @@ impl Checker<'_> {
         }
         let key = self.c.dir.join(&d.key);
         if self.out.len() == before {
-            match std::fs::read(&key) {
+            match dkim::read_key_file(&key) {
                 Ok(pem) => {
                     if let Err(e) = dkim::Signer::new(&domain, &d.selector, &pem) {
                         self.err_value(Code::SpecDkim, "/dkim/key", e.to_string(), "no usable key");
                     }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    self.err_value(
+                        Code::SpecDkim,
+                        "/dkim/key",
+                        format!("`{}` is {e}", d.key),
+                        "not a key file",
+                    );
                 }
                 // The key may live only on the machine that signs: not an error here.
                 Err(_) => {
