@@ -18,6 +18,11 @@ if ! command -v python3 >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3
 fi
+# Real components the tests drive (a browser for the preview, and whatever else a
+# scripts/install-test-deps-*.sh names): each script is idempotent and installs only what is missing.
+for deps in scripts/install-test-deps-*.sh; do
+  [ -f "$deps" ] && bash "$deps"
+done
 for component in rustfmt clippy; do
   probe=fmt; [ "$component" = clippy ] && probe=clippy
   if ! cargo "$probe" --version >/dev/null 2>&1; then

@@ -57,6 +57,10 @@
 //!    mbox, a Maildir. [`batch`] drives records through render into a sink with one report per
 //!    record.
 //!
+//! Around the pipeline: [`review`] turns fixtures into readable snapshot views, and [`preview`]
+//! serves every message on loopback while a spec is edited (and writes the static review pages
+//! of `mailspec test --html`).
+//!
 //! Modules hidden from these docs are internal: public only so the fuzz targets and tests can
 //! reach them, with no stability promise.
 
@@ -75,6 +79,7 @@ pub mod error;
 pub mod filters;
 pub mod mime;
 pub mod plan;
+pub mod preview;
 pub mod render;
 pub mod review;
 #[doc(hidden)]

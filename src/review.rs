@@ -410,6 +410,36 @@ fn message_view(out: &mut String, parser: &MessageParser, n: usize, m: &EmittedM
 
 /// One `Name: value` line: the name as written, the value decoded when decoding helps a reader.
 fn header_line(out: &mut String, msg: &Message<'_>, h: &Header<'_>) {
+    let (name, value) = header_pair(msg, h);
+    let _ = writeln!(out, "{}: {}", visible(&name), visible(&value));
+}
+
+/// The decoded headers of a message's top level, in order, as the view shows them (name as
+/// written, value decoded when decoding helps a reader), before any marking of white space.
+/// Empty when the bytes do not parse. The preview server shows them in a table.
+pub fn decoded_headers(bytes: &[u8]) -> Vec<(String, String)> {
+    let Some(msg) = parser().parse(bytes) else {
+        return Vec::new();
+    };
+    msg.root_part()
+        .headers()
+        .iter()
+        .map(|h| header_pair(&msg, h))
+        .collect()
+}
+
+/// The parser the view uses (every header it can decoded), for callers that show the same
+/// message another way.
+pub fn message_parser() -> MessageParser {
+    parser()
+}
+
+/// Lowercase hex of the SHA-256 of `bytes`, as the view writes it.
+pub fn sha256_of(bytes: &[u8]) -> String {
+    sha256_hex(bytes)
+}
+
+fn header_pair(msg: &Message<'_>, h: &Header<'_>) -> (String, String) {
     let raw = msg.raw_message();
     let name = raw
         .get(h.offset_field as usize..h.offset_start as usize)
@@ -439,7 +469,7 @@ fn header_line(out: &mut String, msg: &Message<'_>, h: &Header<'_>) {
     };
     // Dates, identifiers and anything the parser did not understand: as written, unfolded.
     let value = decoded.unwrap_or_else(|| raw_value(raw, h));
-    let _ = writeln!(out, "{}: {}", visible(&name), visible(&value));
+    (name, value)
 }
 
 /// The value as written: unfolded (RFC 5322 §2.2.3: remove the CRLF, keep the white space),

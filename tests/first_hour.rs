@@ -177,3 +177,42 @@ fn size_limit_flags_apply() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("data/limit"), "{err}");
 }
+
+#[test]
+fn init_makes_a_spec_that_passes_check_and_test() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (code, err) = mailspec(tmp.path(), &["init", "order-shipped"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(tmp.path().join("specs/order-shipped.yaml").exists());
+    assert!(
+        tmp.path()
+            .join("snapshots/order-shipped@example.snap")
+            .exists()
+    );
+    let (code, err) = mailspec(tmp.path(), &["check", "specs/order-shipped.yaml"]);
+    assert_eq!(code, Some(0), "{err}");
+    let o = Command::new(env!("CARGO_BIN_EXE_mailspec"))
+        .arg("test")
+        .current_dir(tmp.path())
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let (code, err) = mailspec(
+        tmp.path(),
+        &[
+            "render",
+            "specs/order-shipped.yaml",
+            "--out",
+            "out",
+            "--date",
+            "2024-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // The same name again changes nothing.
+    let (code, err) = mailspec(tmp.path(), &["init", "order-shipped"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _) = mailspec(tmp.path(), &["init", "../escape"]);
+    assert_eq!(code, Some(2));
+}

@@ -12,5 +12,6 @@ mod first_hour;
 mod fuzz_regressions;
 mod language;
 mod plan;
+mod preview;
 mod schema;
 mod snapshots;

@@ -2,6 +2,8 @@
 //! (diagnostics printed); 2 usage, I/O or internal error.
 
 mod check;
+mod init;
+mod preview;
 mod render;
 mod test;
 
@@ -40,6 +42,9 @@ enum Command {
     /// Render each spec's fixtures and compare them with the committed snapshots in
     /// `snapshots/` (a readable decoded view plus a digest of the exact bytes).
     Test(test::Args),
+    /// Start a new spec: a spec, its templates, sample records and a fixture with its snapshot,
+    /// all passing `check` and `test`.
+    Init(init::Args),
     /// Print a shell completion script, e.g. `mailspec completions bash > /etc/bash_completion.d/mailspec`.
     Completions {
         /// The shell to complete for.
@@ -48,6 +53,9 @@ enum Command {
     },
     /// Print the manual page (roff), e.g. `mailspec man > /usr/local/share/man/man1/mailspec.1`.
     Man,
+    /// Serve a live preview of every message on 127.0.0.1: rendered HTML at desktop and
+    /// mobile widths, text, headers, envelope, MIME tree and snapshot diffs.
+    Preview(preview::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +77,8 @@ pub fn main() -> ExitCode {
         Command::Test(a) => test::run(a),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
+        Command::Init(a) => init::run(a),
+        Command::Preview(a) => preview::run(a),
     };
     match result {
         Ok(code) => code,

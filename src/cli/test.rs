@@ -12,6 +12,10 @@
 //! With `--accept`, new and changed snapshots are written and stale ones (of the specs tested)
 //! deleted; files whose contents already match are left alone, so a header written by insta
 //! is not rewritten for nothing.
+//!
+//! With `--html DIR`, every new or changed snapshot also gets a static review page in DIR
+//! (committed and rendered versions side by side, as rendered HTML and as a diff) and
+//! `DIR/index.html` lists them: what CI publishes for a reviewer ([`mailspec::preview::report`]).
 
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
@@ -19,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use mailspec::preview::report;
+use mailspec::render::EmittedMessage;
 use mailspec::review::{self, FixtureError};
 use mailspec::spec::model::Records;
 
@@ -47,6 +53,24 @@ pub struct Args {
     /// The snapshot folder (a relative path is relative to the current directory).
     #[arg(long, value_name = "DIR", default_value = review::SNAPSHOT_DIR)]
     snapshots: PathBuf,
+    /// Also write a static review page for every new or changed snapshot into DIR (committed
+    /// and rendered versions side by side, rendered and as a diff) and DIR/index.html listing
+    /// them; open it in a browser or publish it from CI.
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
+}
+
+/// `mailspec test --accept SPEC`: writes the spec's snapshots (used by `mailspec init`).
+///
+/// # Errors
+/// As [`run`].
+pub fn accept(spec: &std::path::Path, snapshots: &std::path::Path) -> anyhow::Result<ExitCode> {
+    run(Args {
+        specs: vec![spec.to_path_buf()],
+        accept: true,
+        snapshots: snapshots.to_path_buf(),
+        html: None,
+    })
 }
 
 /// Counts, and whether an I/O error happened (exit 2 wins over exit 1).
@@ -57,6 +81,8 @@ struct Tally {
     written: usize,
     deleted: usize,
     io_error: bool,
+    /// `--html`: one index line per new, changed or failed fixture.
+    pages: Vec<report::IndexEntry>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -76,8 +102,24 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     // Snapshot file → the spec that writes it: two specs with the same name would overwrite
     // each other's snapshots.
     let mut claimed: HashMap<String, PathBuf> = HashMap::new();
+    if let Some(dir) = &a.html {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", shown(dir)))?;
+    }
     for spec in &specs {
         test_spec(&a, spec, &mut t, &mut claimed);
+    }
+    if let Some(dir) = &a.html {
+        let path = dir.join("index.html");
+        let changed = t.pages.iter().filter(|p| p.page.is_some()).count();
+        std::fs::write(
+            &path,
+            report::index_page(&t.pages, t.passed.saturating_sub(changed)),
+        )
+        .with_context(|| format!("cannot write `{}`", shown(&path)))?;
+        println!(
+            "review pages: {} ({changed} changed snapshot(s))",
+            shown(&path)
+        );
     }
     if t.written > 0 || t.deleted > 0 {
         println!("{} snapshot(s) written, {} deleted", t.written, t.deleted);
@@ -108,6 +150,11 @@ fn test_spec(a: &Args, spec: &Path, t: &mut Tally, claimed: &mut HashMap<String,
                 t.io_error = true;
             }
             println!("FAILED  {spec_shown}: the spec has errors");
+            t.pages.push(report::IndexEntry {
+                label: spec_shown.clone(),
+                page: None,
+                status: "the spec has errors (see the test output)".into(),
+            });
             t.failed += 1;
             return;
         }
@@ -135,6 +182,11 @@ fn test_spec(a: &Args, spec: &Path, t: &mut Tally, claimed: &mut HashMap<String,
         let messages = match review::render_fixture(&c, records) {
             Ok(m) => m,
             Err(e) => {
+                t.pages.push(report::IndexEntry {
+                    label: label.clone(),
+                    page: None,
+                    status: "a record failed (see the test output)".into(),
+                });
                 report_render_failure(&label, &spec_shown, records, e, t);
                 continue;
             }
@@ -142,7 +194,12 @@ fn test_spec(a: &Args, spec: &Path, t: &mut Tally, claimed: &mut HashMap<String,
         let view = review::view(&messages);
         let path = a.snapshots.join(&file_name);
         let desc = review::description(&c.name, fixture);
-        compare(a, &path, &label, &spec_shown, &desc, &view, t);
+        let fx = Fixture {
+            spec: &c.name,
+            fixture,
+            messages: &messages,
+        };
+        compare(a, &path, &label, &spec_shown, &desc, &view, &fx, t);
     }
     stale(a, &c.name, &current, t);
 }
@@ -178,7 +235,51 @@ fn report_render_failure(
     t.failed += 1;
 }
 
+/// A rendered fixture, for its `--html` page.
+struct Fixture<'a> {
+    spec: &'a str,
+    fixture: &'a str,
+    messages: &'a [EmittedMessage],
+}
+
+/// Writes the `--html` page of a new or changed snapshot and lists it for the index.
+fn review_page(
+    a: &Args,
+    fx: &Fixture<'_>,
+    file: &str,
+    before: Option<&str>,
+    view: &str,
+    t: &mut Tally,
+) {
+    let Some(dir) = &a.html else {
+        return;
+    };
+    let name = report::page_file_name(fx.spec, fx.fixture);
+    let page = report::changed_page(&report::Changed {
+        spec: fx.spec,
+        fixture: fx.fixture,
+        file,
+        before,
+        after_view: view,
+        after: fx.messages,
+    });
+    let path = dir.join(&name);
+    let status = if before.is_some() { "changed" } else { "new" };
+    match std::fs::write(&path, page) {
+        Ok(()) => t.pages.push(report::IndexEntry {
+            label: review::snapshot_name(fx.spec, fx.fixture),
+            page: Some(name),
+            status: status.into(),
+        }),
+        Err(e) => {
+            println!("FAILED  cannot write {}: {e}", shown(&path));
+            t.io_error = true;
+        }
+    }
+}
+
 /// Compares a view with its snapshot file; with `--accept`, writes the file when it differs.
+#[allow(clippy::too_many_arguments)]
 fn compare(
     a: &Args,
     path: &Path,
@@ -186,6 +287,7 @@ fn compare(
     spec_shown: &str,
     desc: &str,
     view: &str,
+    fx: &Fixture<'_>,
     t: &mut Tally,
 ) {
     let path_shown = shown(path);
@@ -207,6 +309,7 @@ fn compare(
             return;
         }
         Some(Some(p)) => {
+            review_page(a, fx, &path_shown, Some(&p.contents), view, t);
             if !a.accept {
                 let old = format!("{}\n", p.contents);
                 let new = format!("{view}\n");
@@ -222,6 +325,7 @@ fn compare(
             "changed"
         }
         Some(None) => {
+            review_page(a, fx, &path_shown, None, view, t);
             if !a.accept {
                 println!(
                     "FAILED  {label}: {path_shown} is not a snapshot file (no closing `---` \
@@ -231,6 +335,7 @@ fn compare(
             "replaces a file that was not a snapshot"
         }
         None => {
+            review_page(a, fx, &path_shown, None, view, t);
             if !a.accept {
                 println!(
                     "FAILED  {label}: no snapshot {path_shown}; run `mailspec test --accept` to \
