@@ -356,6 +356,7 @@ pub fn header(data: &[u8]) {
         in_reply_to: Vec::new(),
         references: Vec::new(),
         extra_headers: vec![(custom_name.to_owned(), custom_value.to_owned())],
+        list_headers: Vec::new(),
         smtputf8,
         body: Part::Leaf(Leaf::new("text/plain", "body\n")),
     };

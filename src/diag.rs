@@ -83,6 +83,16 @@ codes! {
     SpecUnusedInline => "spec/unused-inline",
     /// A charset other than `utf-8` or `us-ascii`.
     SpecCharset => "spec/charset",
+    /// A bulk spec without `unsubscribe`; `unsubscribe` or `list_id` in a spec that is not
+    /// bulk; a literal unsubscribe URL that is not `https` (RFC 8058) or a bad `mailto`.
+    SpecUnsubscribe => "spec/unsubscribe",
+    /// An invalid `list_id` (RFC 2919) or literal `feedback_id`.
+    SpecListHeader => "spec/list-header",
+    /// Invalid `dkim` settings: a domain or selector that is not a DNS name, a key file that
+    /// holds no usable key.
+    SpecDkim => "spec/dkim",
+    /// The DKIM domain does not align with the From domain (DMARC, RFC 7489 §3.1.1).
+    SpecDkimAlignment => "spec/dkim-alignment",
     /// A template does not parse.
     TemplateSyntax => "template/syntax",
     /// A template uses a variable that `data.fields` does not declare.
@@ -112,8 +122,18 @@ codes! {
     DataFile => "data/file",
     /// A size limit was exceeded.
     DataLimit => "data/limit",
+    /// A rendered unsubscribe URL or `Feedback-ID` is invalid for a record.
+    DataListHeader => "data/list-header",
     /// The message could not be encoded.
     MimeEmit => "mime/emit",
+    /// (`check --strict`) A message with HTML and no text/plain part.
+    DeliverNoText => "deliver/no-text",
+    /// (`check --strict`) An HTML body that is images with almost no text.
+    DeliverImageOnly => "deliver/image-only",
+    /// (`check --strict`) A Message-ID domain other than the From domain.
+    DeliverMessageIdDomain => "deliver/message-id-domain",
+    /// (`check --strict`) An HTML body over 102 KB, which Gmail clips.
+    DeliverHtmlSize => "deliver/html-size",
 }
 
 impl fmt::Display for Code {

@@ -72,6 +72,7 @@ pub mod batch;
 #[doc(hidden)]
 pub mod cid;
 pub mod data;
+pub mod deliver;
 pub mod diag;
 pub mod error;
 #[doc(hidden)]

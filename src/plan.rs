@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::spec::model::{DispositionSpec, Field, TransferEncodingSpec};
+use crate::spec::model::{DispositionSpec, Field, MessageClass, TransferEncodingSpec};
 use crate::template::Flavor;
 
 /// A compiled template: its name in the environment of its [`Flavor`], and what it reads.
@@ -270,6 +270,47 @@ pub struct Plan {
     pub body: Body,
     /// Every `cid` name declared anywhere in the body.
     pub cids: Vec<String>,
+    /// Message class, list headers, CSS inlining and DKIM.
+    pub deliver: DeliverPlan,
+}
+
+/// What makes the message welcome in an inbox (see [`crate::deliver`]).
+#[derive(Debug, Clone, Default)]
+pub struct DeliverPlan {
+    /// `transactional` or `bulk`, when the spec says.
+    pub class: Option<MessageClass>,
+    /// The one-click unsubscribe URL and its mailto alternative (bulk only).
+    pub unsubscribe: Option<UnsubscribePlan>,
+    /// The complete `List-Id` field (bulk only), checked at compile time.
+    pub list_id: Option<String>,
+    /// The `Feedback-ID` value.
+    pub feedback_id: Option<Keyed<Text>>,
+    /// Inline the CSS of HTML parts made by templates.
+    pub inline_css: bool,
+    /// Derive a text alternative from the HTML when the shorthand gives no `text`.
+    pub derive_text: bool,
+    /// DKIM signing settings, used when signing is asked for.
+    pub dkim: Option<DkimPlan>,
+}
+
+/// `message.unsubscribe`.
+#[derive(Debug, Clone)]
+pub struct UnsubscribePlan {
+    /// The https URL, per recipient.
+    pub url: Keyed<Text>,
+    /// The mailto URL.
+    pub mailto: Option<Keyed<Text>>,
+}
+
+/// `dkim`: where the key is, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimPlan {
+    /// `d=`.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// The key file: the spec's `dkim.key` resolved against the spec's folder.
+    pub key: std::path::PathBuf,
 }
 
 /// The media type a file name implies (RFC 2046 §4.5.1: `application/octet-stream` when

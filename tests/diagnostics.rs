@@ -7,12 +7,20 @@ use mailspec::diag::{Code, Diagnostic, Sources};
 
 use crate::util::{rel, root, settings};
 
-/// Compiles a spec and, when it compiles, dry-runs its sample records the way `check` does.
+/// Compiles a spec and, when it compiles, dry-runs its sample records the way `check` does;
+/// `strict_*.yaml` specs also get the warnings of `check --strict`.
 fn check(path: &Path) -> (Sources, Vec<Diagnostic>) {
     match mailspec::spec::compile_path(path) {
         Ok(mut c) => {
             let mut d = std::mem::take(&mut c.warnings);
             d.extend(mailspec::batch::dry_run(&c));
+            let strict = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("strict_"));
+            if strict {
+                d.extend(mailspec::deliver::strict::warnings(&c));
+            }
             (c.sources, d)
         }
         Err(e) => e,

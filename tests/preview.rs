@@ -607,11 +607,12 @@ async fn browse(
         "{snap}"
     );
     assert!(
-        snap.contains("-<h1 id=\"greeting\">Version one for Bob</h1>"),
+        // The template's <style> is inlined into the element (deliverability: CSS inlining).
+        snap.contains("-<h1 id=\"greeting\" style=\"color: #2d4a22;\">Version one for Bob</h1>"),
         "{snap}"
     );
     assert!(
-        snap.contains("+<h1 id=\"greeting\">Version three for Bob</h1>"),
+        snap.contains("+<h1 id=\"greeting\" style=\"color: #2d4a22;\">Version three for Bob</h1>"),
         "{snap}"
     );
 
@@ -702,11 +703,11 @@ async fn browse(
     assert_eq!(after, "Version three for Bob");
     let diff = text_of(&c, "pre.diff").await.expect("diff");
     assert!(
-        diff.contains("-<h1 id=\"greeting\">Version one for Bob</h1>"),
+        diff.contains("-<h1 id=\"greeting\" style=\"color: #2d4a22;\">Version one for Bob</h1>"),
         "{diff}"
     );
     assert!(
-        diff.contains("+<h1 id=\"greeting\">Version three for Bob</h1>"),
+        diff.contains("+<h1 id=\"greeting\" style=\"color: #2d4a22;\">Version three for Bob</h1>"),
         "{diff}"
     );
     // The committed side's logo is the same bytes, so it is shown from the new message.

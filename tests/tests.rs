@@ -4,7 +4,9 @@ mod util;
 
 mod adversarial;
 mod cli;
+mod deliverability;
 mod diagnostics;
+mod dkim;
 mod examples;
 mod first_hour;
 mod fuzz_regressions;

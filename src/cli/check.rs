@@ -23,6 +23,11 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Also warn about what hurts delivery, read from the rendered sample messages: no text
+    /// part, an image-only HTML body, a Message-ID domain other than the From domain, HTML
+    /// over 102 KB (Gmail clips it). Warnings do not change the exit status.
+    #[arg(long)]
+    strict: bool,
     /// Also check every record of this data file (.csv, .json, .jsonl, .yaml) against the
     /// spec, rendering each in memory and writing nothing; needs exactly one spec.
     #[arg(long, value_name = "FILE")]
@@ -50,6 +55,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(mut c) => {
                 let mut diags = std::mem::take(&mut c.warnings);
                 diags.extend(batch::dry_run(&c));
+                if args.strict {
+                    diags.extend(mailspec::deliver::strict::warnings(&c));
+                }
                 (c.sources, diags)
             }
             Err((sources, diags)) => {

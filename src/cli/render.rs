@@ -81,6 +81,20 @@ pub struct Args {
     /// Write one JSON line per record (index, key, status, message_id, output, errors).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Sign every message with DKIM (RFC 6376, relaxed/relaxed), with the spec's `dkim`
+    /// settings or the --dkim-* options. A signature holds the signing time, so signed output
+    /// is not byte-stable.
+    #[arg(long)]
+    dkim: bool,
+    /// The DKIM private key file (PEM, RSA or Ed25519), instead of the spec's `dkim.key`.
+    #[arg(long, value_name = "FILE", requires = "dkim")]
+    dkim_key: Option<PathBuf>,
+    /// The DKIM signing domain (`d=`), instead of the spec's `dkim.domain`.
+    #[arg(long, value_name = "DOMAIN", requires = "dkim")]
+    dkim_domain: Option<String>,
+    /// The DKIM selector (`s=`), instead of the spec's `dkim.selector`.
+    #[arg(long, value_name = "SELECTOR", requires = "dkim")]
+    dkim_selector: Option<String>,
 }
 
 /// `25M`, `512k`, `1G` or plain bytes (powers of 1024).
@@ -159,6 +173,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let Some((items, source_name)) = open_records(&a, &c, progress.as_ref())? else {
         return Ok(ExitCode::from(1));
     };
+    let dkim = if a.dkim {
+        let overrides = mailspec::deliver::DkimOverrides {
+            domain: a.dkim_domain.as_deref(),
+            selector: a.dkim_selector.as_deref(),
+            key: a.dkim_key.as_deref(),
+        };
+        match mailspec::deliver::signer(c.plan.deliver.dkim.as_ref(), &overrides) {
+            Ok(s) => Some(s),
+            Err(e) => bail!("{e}"),
+        }
+    } else {
+        None
+    };
     let mut sink = open_sink(&a, &c, to_stdout)?;
     let opts = BatchOptions {
         render: RenderOptions {
@@ -166,6 +193,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             max_attachment: a.max_attachment_size,
             max_message: a.max_message_size,
             max_field: usize::try_from(a.max_field_size).unwrap_or(usize::MAX),
+            dkim,
         },
         selection,
         fail_fast: a.fail_fast,
@@ -376,6 +404,11 @@ pub fn validation(
         max_attachment_size: mailspec::render::DEFAULT_MAX_ATTACHMENT,
         max_message_size: mailspec::render::DEFAULT_MAX_MESSAGE,
         max_field_size: mailspec::data::MAX_FIELD_BYTES as u64,
+        // Checking a record never needs its signature.
+        dkim: false,
+        dkim_key: None,
+        dkim_domain: None,
+        dkim_selector: None,
     }
 }
 

@@ -213,7 +213,68 @@ const RESERVED: &[(&str, &str)] = &[
     ),
     ("received", "each relaying server adds it (RFC 5321 §4.4)"),
     ("delivered-to", "the delivering server adds it"),
+    (
+        "list-unsubscribe",
+        "set `message.unsubscribe` in a `class: bulk` spec: mailspec writes it, checked and folded only between URLs (RFC 2369, RFC 8058)",
+    ),
+    (
+        "list-unsubscribe-post",
+        "mailspec writes `List-Unsubscribe=One-Click` in every `class: bulk` spec (RFC 8058)",
+    ),
+    (
+        "list-id",
+        "set `message.list_id` in a `class: bulk` spec (RFC 2919)",
+    ),
+    ("feedback-id", "set `message.feedback_id`"),
+    (
+        "precedence",
+        "set `message.class`: `bulk` writes `Precedence: bulk`",
+    ),
+    (
+        "auto-submitted",
+        "set `message.class`: `transactional` and `bulk` write `Auto-Submitted: auto-generated` (RFC 3834)",
+    ),
+    (
+        "dkim-signature",
+        "mailspec signs with the spec's `dkim` settings (`render --dkim`)",
+    ),
 ];
+
+/// Checks a complete header field built elsewhere: `Name:` with an `ftext` name, CRLF line
+/// ends, every continuation line starting with white space (RFC 5322 §2.2.3), no line over
+/// 998 octets (§2.1.1), no other control character, and a final CRLF.
+///
+/// # Errors
+/// [`EmitError::BadHeaderName`], [`EmitError::ControlChar`] or [`EmitError::LineTooLong`].
+pub fn check_field(field: &str) -> Result<(), EmitError> {
+    let name = field.split(':').next().unwrap_or_default();
+    if name.is_empty()
+        || name.len() > MAX_NAME
+        || !name.bytes().all(|b| (33..=126).contains(&b))
+        || !field.contains(':')
+    {
+        return Err(EmitError::BadHeaderName(address::show(name)));
+    }
+    let Some(body) = field.strip_suffix("\r\n") else {
+        return Err(EmitError::ControlChar {
+            header: name.to_owned(),
+            ch: "a missing final CRLF".into(),
+        });
+    };
+    for (i, line) in body.split("\r\n").enumerate() {
+        if line.len() > MAX_LINE {
+            return Err(EmitError::LineTooLong(name.to_owned()));
+        }
+        if i > 0 && !line.starts_with([' ', '\t']) {
+            return Err(EmitError::ControlChar {
+                header: name.to_owned(),
+                ch: "a line break not followed by white space".into(),
+            });
+        }
+        check_text(name, line)?;
+    }
+    Ok(())
+}
 
 /// Why `name` cannot be a custom header (case-insensitive), as a hint for the spec author.
 pub fn reserved_header(name: &str) -> Option<&'static str> {
@@ -1075,7 +1136,21 @@ mod tests {
     #[test]
     fn custom_header_names() {
         assert!(check_custom_name("X-Campaign").is_ok());
-        assert!(check_custom_name("List-Unsubscribe").is_ok());
+        // Written by mailspec from `message.class` and `message.unsubscribe` (RFC 8058).
+        for reserved in [
+            "List-Unsubscribe",
+            "list-unsubscribe-post",
+            "Precedence",
+            "DKIM-Signature",
+        ] {
+            assert!(
+                matches!(
+                    check_custom_name(reserved),
+                    Err(EmitError::ReservedHeader(_))
+                ),
+                "{reserved}"
+            );
+        }
         // RFC 3282: an ordinary header, not one of the MIME fields mailspec writes.
         assert!(check_custom_name("Content-Language").is_ok());
         for bad in ["", "X Campaign", "X:y", "Ünï", &"X".repeat(77)] {

@@ -94,6 +94,11 @@ pub struct Message {
     /// Custom unstructured headers in spec order. Names must be RFC 5322 `ftext` and not
     /// one the compiler writes (see [`header::check_custom_name`]).
     pub extra_headers: Vec<(String, String)>,
+    /// Header fields mailspec derives from the spec's message class (`Auto-Submitted`,
+    /// `Precedence`, `List-Unsubscribe`, `List-Unsubscribe-Post`, `List-Id`, `Feedback-ID`):
+    /// complete, folded, each ending in CRLF (see [`crate::deliver::list`]). Written after the
+    /// custom headers, and re-checked ([`header::check_field`]).
+    pub list_headers: Vec<String>,
     /// RFC 6532: allow UTF-8 in headers and local parts. The message then needs an
     /// SMTPUTF8-capable path (RFC 6531).
     pub smtputf8: bool,
@@ -374,6 +379,10 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
     for (name, value) in &msg.extra_headers {
         header::check_custom_name(name)?;
         out.push_str(&header::unstructured(name, value, utf8)?);
+    }
+    for field in &msg.list_headers {
+        header::check_field(field)?;
+        out.push_str(field);
     }
     out.push_str("MIME-Version: 1.0\r\n");
 

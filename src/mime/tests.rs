@@ -21,6 +21,7 @@ pub(crate) fn base_message(body: Part) -> Message {
         in_reply_to: Vec::new(),
         references: Vec::new(),
         extra_headers: Vec::new(),
+        list_headers: Vec::new(),
         smtputf8: false,
         body,
     }
@@ -77,10 +78,8 @@ fn header_order_is_fixed() {
     msg.cc = vec![mailbox(None, "cc@example.com")];
     msg.in_reply_to = vec!["a@example.com".into()];
     msg.references = vec!["r1@example.com".into(), "a@example.com".into()];
-    msg.extra_headers = vec![
-        ("X-Campaign".into(), "summer".into()),
-        ("List-Unsubscribe".into(), "<https://example.com/u>".into()),
-    ];
+    msg.extra_headers = vec![("X-Campaign".into(), "summer".into())];
+    msg.list_headers = vec!["List-Unsubscribe: <https://example.com/u>\r\n".into()];
     let out = emit_str(&msg);
     let names: Vec<&str> = out
         .split("\r\n")
@@ -109,6 +108,24 @@ fn header_order_is_fixed() {
         ]
     );
     assert!(out.contains("References: <r1@example.com> <a@example.com>\r\n"));
+}
+
+#[test]
+fn list_headers_are_rechecked() {
+    for bad in [
+        "List-Id: <a.b.example>",
+        "List-Id <a.b.example>\r\n",
+        "List-Id: <a.b.example>\r\nBcc: x@example.com\r\n",
+        "List-Id: a\rb\r\n",
+    ] {
+        let mut msg = base_message(text("x"));
+        msg.list_headers = vec![bad.into()];
+        assert!(emit(&msg, b"seed").is_err(), "{bad:?}");
+    }
+    let mut msg = base_message(text("x"));
+    msg.list_headers =
+        vec!["List-Unsubscribe: <https://example.com/u>,\r\n <mailto:u@example.com>\r\n".into()];
+    assert!(emit_str(&msg).contains("\r\n <mailto:u@example.com>\r\nMIME-Version: 1.0\r\n"));
 }
 
 #[test]

@@ -222,9 +222,15 @@ pub fn count_remote(html: &str) -> usize {
     for attr in ["src=", "srcset=", "background=", "url("] {
         let mut from = 0;
         while let Some(i) = lower[from..].find(attr) {
-            let start = from + i + attr.len();
+            let at = from + i;
+            let start = at + attr.len();
             let v = lower[start..].trim_start_matches(['"', '\'', ' ']);
-            if v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//") {
+            // An attribute counts only inside a tag: `src='http…` in text (escaped data, a
+            // message about HTML) loads nothing. CSS `url(` counts wherever it is.
+            let before = &lower[..at];
+            let in_tag = attr == "url(" || before.rfind('<') > before.rfind('>');
+            if in_tag && (v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//"))
+            {
                 n += 1;
             }
             from = start;

@@ -173,6 +173,14 @@ impl Renderer<'_> {
             .map(|l| self.leaf(l, None))
             .collect();
         let mut alternatives: Vec<mime::Leaf> = rendered.into_iter().collect::<Option<_>>()?;
+        // A spec with HTML and no text gets a text alternative derived from the final HTML.
+        if text.is_none()
+            && self.plan.deliver.derive_text
+            && let (Some(h), Some(first)) = (html, alternatives.first())
+        {
+            let derived = self.derived_text(first, &h.key)?;
+            alternatives.insert(0, derived);
+        }
         // The Content-IDs this message's HTML actually references: an inline part nobody looks
         // at (a product picture for an item not in this cart) is left out of this message.
         let referenced: Vec<String> = alternatives
@@ -413,7 +421,7 @@ impl Renderer<'_> {
                 ).at(&l.key));
                 return None;
             }
-            html.into_bytes()
+            self.finish_html(l, html)?.into_bytes()
         } else {
             body
         };

@@ -56,6 +56,7 @@ impl Renderer<'_> {
             .map(|name| (name.clone(), mime::ident::content_id(&seed, name, &domain)))
             .collect();
         self.repeated_cids(&seed, &domain);
+        let list_headers = self.list_headers();
         let body = self.body();
         let envelope = self.envelope(&people);
         if !self.errors.is_empty() {
@@ -73,6 +74,7 @@ impl Renderer<'_> {
             in_reply_to,
             references,
             extra_headers: extra,
+            list_headers,
             smtputf8: p.smtputf8,
             body: body?,
         };

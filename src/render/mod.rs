@@ -13,6 +13,7 @@
 
 mod address;
 mod body;
+mod deliver;
 mod headers;
 
 use chrono::{DateTime, FixedOffset};
@@ -50,6 +51,9 @@ pub struct RenderOptions {
     pub max_message: u64,
     /// Largest single record value, in bytes.
     pub max_field: usize,
+    /// Sign each message with DKIM after emitting it (`render --dkim`); `None` leaves it
+    /// unsigned (snapshots and tests: a signature holds the signing time).
+    pub dkim: Option<crate::deliver::dkim::Signer>,
 }
 
 impl Default for RenderOptions {
@@ -59,6 +63,7 @@ impl Default for RenderOptions {
             max_attachment: DEFAULT_MAX_ATTACHMENT,
             max_message: DEFAULT_MAX_MESSAGE,
             max_field: crate::data::MAX_FIELD_BYTES,
+            dkim: None,
         }
     }
 }
@@ -134,7 +139,13 @@ pub fn render(
     };
     let key = record_key(&c.plan, record, index);
     match r.build(&key) {
-        Some(m) if r.errors.is_empty() => Ok(m),
+        Some(mut m) if r.errors.is_empty() => {
+            // RFC 6376 §5: the signature covers the final bytes; nothing changes after it.
+            if let Some(signer) = &opts.dkim {
+                m.bytes = deliver::sign(signer, &m.bytes).map_err(|e| vec![e])?;
+            }
+            Ok(m)
+        }
         _ => {
             if r.errors.is_empty() {
                 r.errors.push(Error::new(

@@ -35,6 +35,49 @@ pub struct Spec {
     pub data: DataSpec,
     /// The message: headers, envelope and body.
     pub message: MessageSpec,
+    /// DKIM signing (RFC 6376): the signing domain, the selector and the path of the private
+    /// key file, never the key itself. Messages are signed by `render --dkim` and by `send`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim: Option<DkimSpec>,
+}
+
+/// DKIM signing settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSpec {
+    /// The signing domain (`d=`); it should be the From domain or a parent of it (DMARC
+    /// alignment), or check warns.
+    pub domain: String,
+    /// The selector (`s=`): the public key is published at `SELECTOR._domainkey.DOMAIN`.
+    pub selector: String,
+    /// The private key file (PEM: RSA, or Ed25519 for `ed25519-sha256`), relative to the spec's
+    /// folder or absolute. Never the key itself.
+    pub key: String,
+}
+
+/// What kind of mail a spec sends; it decides the headers that tell receivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageClass {
+    /// One message caused by something the recipient did (a receipt, a password reset):
+    /// `Auto-Submitted: auto-generated` (RFC 3834 §5).
+    Transactional,
+    /// The same message to many (a newsletter, a promotion): needs `unsubscribe`; gets
+    /// `List-Unsubscribe`, `List-Unsubscribe-Post` (RFC 8058), `List-Id` (RFC 2919),
+    /// `Feedback-ID`, `Precedence: bulk` and `Auto-Submitted: auto-generated`.
+    Bulk,
+}
+
+/// How a recipient unsubscribes (RFC 2369, RFC 8058).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnsubscribeSpec {
+    /// The one-click unsubscribe URL, per recipient: `https`, and it must accept a POST of
+    /// `List-Unsubscribe=One-Click` (RFC 8058). A template.
+    pub url: String,
+    /// A `mailto:` alternative for clients without one-click. A template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailto: Option<String>,
 }
 
 /// Data bindings: which record fields the spec needs and of which type.
@@ -234,6 +277,25 @@ pub struct MessageSpec {
     /// `inline` or `attachments`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Part>,
+    /// `transactional` or `bulk`: decides `Auto-Submitted`, `Precedence` and the list headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<MessageClass>,
+    /// One-click unsubscribe (required for `class: bulk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<UnsubscribeSpec>,
+    /// The `List-Id` of a bulk spec (RFC 2919): `Description <label.domain>` or just
+    /// `label.domain`. Default: the spec name under the From domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_id: Option<String>,
+    /// `Feedback-ID` for Gmail's feedback loop: up to four `:`-separated fields, the sender
+    /// last (`campaign:customer:type:sender`). A template. Default for bulk specs: the spec
+    /// name and the From domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_id: Option<String>,
+    /// Copy the CSS of `<style>` blocks into `style` attributes of HTML parts, keeping
+    /// `@media` rules in a `<style>` block. Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_css: Option<bool>,
 }
 
 /// A string or a list of strings.

@@ -39,6 +39,7 @@ impl Checker<'_> {
         };
         let body = self.body(&m);
         let cids = crate::plan::declared_cids(&body);
+        let deliver = self.deliver(&m);
         Plan {
             name: self.c.name.clone(),
             key_field: self.c.spec.data.key.clone(),
@@ -59,6 +60,7 @@ impl Checker<'_> {
             envelope,
             body,
             cids,
+            deliver,
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`cids`]: `cid:` references against inline parts.
 
 mod cids;
+mod deliver;
 mod fields;
 mod message;
 mod parts;

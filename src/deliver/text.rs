@@ -1,0 +1,288 @@
+//! Plain text derived from rendered HTML, with html2text.
+//!
+//! Input: one rendered (and CSS-inlined) HTML part. Output: the text of a `text/plain`
+//! alternative (RFC 2046 §5.1.4) that says the same thing:
+//!
+//! - every link is kept: the link text stays in place, marked `[text][n]`, and the URLs are
+//!   listed at the end as `[n]: https://...` footnotes (a URL in the flow of a sentence is
+//!   unreadable, and a text part without the URLs is useless);
+//! - tables become lines (a data table keeps its columns side by side, without borders);
+//! - images show their `alt` text; an image without one is left out;
+//! - no HTML entity is left (`&amp;` is `&`), no markup, no hidden content (anything styled
+//!   `display: none`, such as an inbox preheader, and conditional comments);
+//! - lines of at most 78 characters except for long words and URLs, which are never broken;
+//!   no trailing white space, no run of more than one blank line, one final newline.
+
+use html2text::render::PlainDecorator;
+
+/// Width of the derived text (RFC 5322 §2.1.1: lines SHOULD be at most 78 characters).
+pub const WIDTH: usize = 78;
+
+/// Narrowest table column: a price (`1.234,50 €`) or a short word is never broken.
+const MIN_COLUMN: usize = 10;
+
+/// Why no text could be derived.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("deriving the text part from the HTML failed: {0}")]
+pub struct TextError(pub String);
+
+fn config() -> html2text::config::Config<PlainDecorator> {
+    html2text::config::with_decorator(PlainDecorator::new())
+        .link_footnotes(true)
+        .use_doc_css()
+        .no_table_borders()
+        .min_wrap_width(MIN_COLUMN)
+        .no_link_wrapping()
+        .allow_width_overflow()
+}
+
+/// Characters that only exist to pad or hide text in HTML mail (zero-width and invisible
+/// fillers used after preheaders); they mean nothing in plain text.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{034F}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// Tidies html2text's output: no invisible fillers, no trailing white space, at most one blank
+/// line in a row, no blank lines at either end, one final newline.
+fn tidy(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut blank = 0usize;
+    for line in raw.lines() {
+        let line: String = line.chars().filter(|c| !invisible(*c)).collect();
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() && blank > 0 {
+            out.push('\n');
+        }
+        blank = 0;
+        out.push_str(&unwrap_image_links(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// A linked image renders as `[[alt]][1]` (the image's `[alt]` inside the link's brackets):
+/// written `[alt][1]`, like any other link.
+fn unwrap_image_links(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find("[[") {
+        out.push_str(&rest[..i]);
+        let inner = &rest[i + 2..];
+        match inner.find("]][") {
+            Some(j) if !inner[..j].contains(['[', ']']) => {
+                out.push('[');
+                out.push_str(&inner[..j]);
+                out.push_str("][");
+                rest = &inner[j + 3..];
+            }
+            _ => {
+                out.push_str("[[");
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The plain text of `html`.
+///
+/// # Errors
+/// [`TextError`] when html2text cannot lay the document out.
+pub fn from_html(html: &str) -> Result<String, TextError> {
+    let raw = config()
+        .string_from_read(html.as_bytes(), WIDTH)
+        .map_err(|e| TextError(e.to_string()))?;
+    Ok(tidy(&raw))
+}
+
+/// The `href` targets of the links in `html` that a reader can follow (`http:`, `https:`,
+/// `mailto:`), in document order, entities decoded. Used to check that a text part carries
+/// every link of its HTML.
+pub fn links(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lower = html.to_ascii_lowercase();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("href=") {
+        let start = at + i + 5;
+        let Some(q) = html[start..].chars().next() else {
+            break;
+        };
+        let (body_start, end) = if q == '"' || q == '\'' {
+            let Some(len) = html[start + 1..].find(q) else {
+                break;
+            };
+            (start + 1, start + 1 + len)
+        } else {
+            let len = html[start..]
+                .find(|c: char| c.is_whitespace() || c == '>')
+                .unwrap_or(html.len() - start);
+            (start, start + len)
+        };
+        let href = decode_entities(html[body_start..end].trim());
+        let l = href.to_ascii_lowercase();
+        if l.starts_with("http:") || l.starts_with("https:") || l.starts_with("mailto:") {
+            out.push(href);
+        }
+        at = end;
+    }
+    out
+}
+
+/// Decodes the entities that appear in attribute values (`&amp;` and numeric ones); enough for
+/// URLs.
+fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(semi) = rest.find(';').filter(|&n| n <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let name = &rest[1..semi];
+        let decoded = match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_become_footnotes_and_entities_are_decoded() {
+        let html = r#"<p>Hola&nbsp;Ana &amp; Bob, mira <a href="https://olivo.example/s?a=1&amp;b=2">la tienda</a>
+o <a href="mailto:ayuda@olivo.example">escríbenos</a>. &lt;3 &#8364;</p>"#;
+        let text = from_html(html).unwrap();
+        assert!(text.contains("[la tienda][1]"), "{text}");
+        assert!(
+            text.contains("[1]: https://olivo.example/s?a=1&b=2"),
+            "{text}"
+        );
+        assert!(text.contains("[2]: mailto:ayuda@olivo.example"), "{text}");
+        assert!(text.contains("Ana & Bob"), "{text}");
+        assert!(text.contains("<3 €"), "{text}");
+        assert!(!text.contains("&amp;") && !text.contains("&nbsp;") && !text.contains("&#"));
+        assert!(text.ends_with('\n') && !text.ends_with("\n\n"));
+    }
+
+    #[test]
+    fn linked_images_read_like_links() {
+        let html = r#"<a href="https://olivo.example/"><img src="cid:logo" alt="Olivo"></a>"#;
+        assert_eq!(
+            from_html(html).unwrap(),
+            "[Olivo][1]\n\n[1]: https://olivo.example/\n"
+        );
+        assert_eq!(
+            unwrap_image_links("a [[b] c]][2] [[x]][3]"),
+            "a [[b] c]][2] [x][3]"
+        );
+    }
+
+    #[test]
+    fn hidden_content_and_comments_are_left_out() {
+        let html = r#"<html><body><div style="display:none;max-height:0">Preheader text&#847;&#8199;</div>
+<!--[if mso]><p>Outlook only</p><![endif]--><p>Visible</p></body></html>"#;
+        let text = from_html(html).unwrap();
+        assert_eq!(text, "Visible\n");
+    }
+
+    #[test]
+    fn tables_keep_their_columns_without_borders() {
+        let html = "<table><tr><th>Product</th><th>Qty</th><th>Price</th></tr>\
+<tr><td>Olive oil 500 ml</td><td>2</td><td>12,50 €</td></tr></table>";
+        let text = from_html(html).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("Product") && l.contains("Qty")),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("Olive oil 500 ml") && l.contains("12,50 €")),
+            "{text}"
+        );
+        assert!(!text.contains('│') && !text.contains('─'), "{text}");
+    }
+
+    #[test]
+    fn long_urls_are_not_broken_and_lines_fit() {
+        let url = format!("https://olivo.example/{}", "x".repeat(120));
+        let html = format!(
+            "<p>{}</p><p><a href=\"{url}\">here</a></p>",
+            "palabra ".repeat(40)
+        );
+        let text = from_html(&html).unwrap();
+        assert!(text.contains(&url), "{text}");
+        for line in text.lines().filter(|l| !l.contains(&url)) {
+            assert!(line.chars().count() <= WIDTH, "{line}");
+        }
+    }
+
+    #[test]
+    fn finds_followable_links() {
+        let html = r#"<a href="https://a.example/?x=1&amp;y=2">a</a><a href='mailto:b@c.example'>b</a>
+<a href="cid:logo">c</a><a href=#top>d</a><A HREF=http://e.example/>e</A>"#;
+        assert_eq!(
+            links(html),
+            [
+                "https://a.example/?x=1&y=2",
+                "mailto:b@c.example",
+                "http://e.example/"
+            ]
+        );
+    }
+
+    #[test]
+    #[ignore = "scratch: prints the text derived from /tmp/dlv/*.html"]
+    fn scratch() {
+        for f in std::fs::read_dir("/tmp/dlv").unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "html") {
+                let html = std::fs::read_to_string(&p).unwrap();
+                let inlined = crate::deliver::css::inline(&html).unwrap();
+                std::fs::write(p.with_extension("inlined.htm"), &inlined).unwrap();
+                std::fs::write(
+                    p.with_extension("derived.txt"),
+                    from_html(&inlined).unwrap(),
+                )
+                .unwrap();
+            }
+        }
+    }
+}

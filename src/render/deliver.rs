@@ -1,0 +1,124 @@
+//! Deliverability at render time, in pipeline order: CSS inlining of each HTML part and the
+//! text derived from it (after template expansion, before MIME assembly), the header fields of
+//! the message class (before emitting), the DKIM signature (after emitting).
+
+use super::Renderer;
+use crate::deliver::{css, dkim, list, text};
+use crate::diag::Code;
+use crate::error::Error;
+use crate::mime;
+use crate::plan::{Keyed, LeafPlan, Source, Text};
+use crate::spec::model::MessageClass;
+
+/// RFC 3834 §5.1: written by an automatic process, not a reply; responders must not answer
+/// it (§2). Both classes are written by a program, for one recipient at a time.
+const AUTO_SUBMITTED: &str = "Auto-Submitted: auto-generated\r\n";
+
+/// Not standard (RFC 2076 §3.9 lists it), but honoured by auto-responders (RFC 3834 §3.1.8
+/// tells them not to answer `bulk`) and expected of bulk mail by mailbox providers.
+const PRECEDENCE_BULK: &str = "Precedence: bulk\r\n";
+
+impl Renderer<'_> {
+    /// The header fields of the message class, in the order written.
+    pub(super) fn list_headers(&mut self) -> Vec<String> {
+        let d = &self.plan.deliver;
+        let mut out = Vec::new();
+        if d.class == Some(MessageClass::Bulk) {
+            out.extend(d.list_id.clone());
+            if let Some(u) = &d.unsubscribe {
+                let url = self.eval(&u.url, true);
+                let mailto = match &u.mailto {
+                    Some(m) => self.eval(m, true).map(Some),
+                    None => Some(None),
+                };
+                if let (Some(url), Some(mailto)) = (url, mailto) {
+                    let bad =
+                        list::check_https(&url)
+                            .map_err(|e| (e, &u.url))
+                            .and_then(|()| match (&mailto, &u.mailto) {
+                                (Some(m), Some(k)) => list::check_mailto(m).map_err(|e| (e, k)),
+                                _ => Ok(()),
+                            });
+                    match bad.and_then(|()| {
+                        list::list_unsubscribe(&url, mailto.as_deref()).map_err(|e| (e, &u.url))
+                    }) {
+                        Ok(field) => {
+                            out.push(field);
+                            // RFC 8058 §3.1: the one value, always with List-Unsubscribe.
+                            out.push(list::list_unsubscribe_post());
+                        }
+                        Err((e, k)) => self.list_error(e, k),
+                    }
+                }
+            }
+        }
+        if let Some(f) = &d.feedback_id
+            && let Some(v) = self.eval(f, true)
+        {
+            match list::feedback_id(&v) {
+                Ok(field) => out.push(field),
+                Err(e) => self.list_error(e, f),
+            }
+        }
+        match d.class {
+            Some(MessageClass::Bulk) => {
+                out.push(PRECEDENCE_BULK.into());
+                out.push(AUTO_SUBMITTED.into());
+            }
+            Some(MessageClass::Transactional) => out.push(AUTO_SUBMITTED.into()),
+            None => {}
+        }
+        out
+    }
+
+    fn list_error(&mut self, e: list::ListError, k: &Keyed<Text>) {
+        self.fail(
+            Error::new(Code::DataListHeader, e.0)
+                .field(Self::field_of(k))
+                .at(&k.key),
+        );
+    }
+
+    /// The HTML of a part after template expansion: its CSS inlined, unless the spec turns
+    /// that off or the part is a file sent as it is.
+    pub(super) fn finish_html(&mut self, l: &LeafPlan, html: String) -> Option<String> {
+        let from_file = matches!(l.source, Source::Asset(_) | Source::File(_));
+        if !self.plan.deliver.inline_css || from_file {
+            return Some(html);
+        }
+        match css::inline(&html) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.fail(Error::new(Code::TemplateRender, e.to_string()).at(&l.key));
+                None
+            }
+        }
+    }
+
+    /// A `text/plain` part derived from the final HTML (RFC 2046 §5.1.4: the plainest
+    /// alternative goes first).
+    pub(super) fn derived_text(&mut self, html: &mime::Leaf, key: &str) -> Option<mime::Leaf> {
+        let source = std::str::from_utf8(&html.body).unwrap_or_default();
+        match text::from_html(source) {
+            Ok(t) => {
+                let mut leaf = mime::Leaf::new("text/plain", t.replace('\n', "\r\n"));
+                leaf.charset = Some("utf-8".into());
+                Some(leaf)
+            }
+            Err(e) => {
+                self.fail(Error::new(Code::TemplateRender, e.to_string()).at(key));
+                None
+            }
+        }
+    }
+}
+
+/// Signs the emitted bytes.
+///
+/// # Errors
+/// When mail-auth cannot sign.
+pub(super) fn sign(signer: &dkim::Signer, bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    signer
+        .sign(bytes)
+        .map_err(|e| Error::new(Code::MimeEmit, format!("DKIM: {e}")))
+}
