@@ -34,6 +34,7 @@ pub mod plan;
 pub mod render;
 pub mod review;
 pub mod schema;
+pub mod send;
 pub mod sink;
 pub mod spec;
 pub mod template;

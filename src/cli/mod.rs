@@ -3,6 +3,7 @@
 
 mod check;
 mod render;
+mod send;
 mod test;
 
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ enum Command {
     /// Render each spec's fixtures and compare them with the committed snapshots in
     /// `snapshots/` (a readable decoded view plus a digest of the exact bytes).
     Test(test::Args),
+    /// Deliver over SMTP (or a local sendmail), with a journal that resumes after a crash
+    /// and never silently sends a message twice.
+    Send(Box<send::Args>),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
         }
         Command::Render(a) => render::run(*a),
         Command::Test(a) => test::run(a),
+        Command::Send(a) => send::run(*a),
     };
     match result {
         Ok(code) => code,
