@@ -9,4 +9,5 @@ mod examples;
 mod fuzz_regressions;
 mod plan;
 mod schema;
+mod send;
 mod snapshots;
