@@ -236,15 +236,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| out_dir.join("send-report.jsonl"));
     let journal = match &a.journal {
         Some(j) => target::parse_journal(j).map_err(anyhow::Error::msg)?,
+        // Next to the report: `send-journal.sqlite` in the default folder, `REPORT.journal.sqlite`
+        // beside a --report FILE.
+        None if a.report.is_none() => JournalLocation::Sqlite(out_dir.join("send-journal.sqlite")),
         None => {
             let mut p = report_path.clone().into_os_string();
             p.push(".journal.sqlite");
-            // `send-report.jsonl` → `send-journal.sqlite` reads better in the default folder.
-            if a.report.is_none() {
-                JournalLocation::Sqlite(out_dir.join("send-journal.sqlite"))
-            } else {
-                JournalLocation::Sqlite(PathBuf::from(p))
-            }
+            JournalLocation::Sqlite(PathBuf::from(p))
         }
     };
     if let Some(dir) = report_path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -292,7 +292,7 @@ impl Summary {
                 continue;
             }
             let mut reasons = self.reasons.get(&s).cloned().unwrap_or_default();
-            reasons.sort_by(|a, b| b.1.cmp(&a.1));
+            reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
             let first = reasons
                 .first()
                 .map(|(r, c)| format!("{c}× {r}"))
@@ -620,7 +620,7 @@ async fn worker(ctx: Arc<Ctx>) {
                     // Nothing was claimed: the attempt still counts, so a server that is down
                     // costs a bounded number of tries.
                     job.attempt += 1;
-                    retry_or_give_up(&ctx, job, e.message, false).await;
+                    retry_or_give_up(&ctx, job, e.message).await;
                     continue;
                 }
             }
@@ -885,11 +885,12 @@ async fn defer(ctx: &Arc<Ctx>, job: Job, mut f: Finish, why: String) {
     if let Err(e) = ctx.journal.finish(&job.msg.message_id, f).await {
         ctx.fail(e);
     }
-    retry_or_give_up(ctx, job, why, true).await;
+    retry_or_give_up(ctx, job, why).await;
 }
 
-async fn retry_or_give_up(ctx: &Arc<Ctx>, job: Job, why: String, stored: bool) {
-    let _ = stored;
+/// Schedules the next attempt after a backoff, or reports the message `deferred` when the
+/// attempts are used up or the run is stopping.
+async fn retry_or_give_up(ctx: &Arc<Ctx>, job: Job, why: String) {
     if job.attempt >= ctx.opts.max_attempts || ctx.cancelled() {
         let mut o = interrupted(&job, &why);
         if job.attempt >= ctx.opts.max_attempts {
