@@ -1278,3 +1278,40 @@ fn three_workers_share_a_postgres_journal_and_survive_one_killed() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_stops_gracefully_and_a_rerun_finishes() {
+    const N: usize = 1000;
+    let ws = workspace(N, &[]);
+    let d = ws.path();
+    let srv = Aiosmtpd::start(d, serde_json::json!({}));
+    let url = format!("smtp+plain://127.0.0.1:{}", srv.port);
+    let args = [
+        "send",
+        "t.yaml",
+        "--data",
+        "data.jsonl",
+        "--smtp",
+        &url,
+        "--connections",
+        "4",
+    ];
+    let child = spawn_mailspec(d, &args, &[]);
+    let pid = child.id().to_string();
+    wait_for("first run", 100, Duration::from_secs(120), || {
+        srv.ids().len()
+    });
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let o = wait_output(child, SECS);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rerun the same command to resume"));
+    let db = d.join("out/t/send-journal.sqlite");
+    // Graceful: in-flight messages finished, so nothing is left claimed or unknown.
+    assert!(sqlite_ids(&db, "sending").is_empty());
+    assert!(sqlite_ids(&db, "unknown").is_empty());
+    let o = mailspec(d, &args, &[], Duration::from_secs(240));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let accepted = sqlite_ids(&db, "accepted");
+    assert_eq!(accepted.len(), N);
+    assert_exactly_once(&srv.ids(), &accepted, &BTreeSet::new());
+}
