@@ -865,16 +865,24 @@ async fn settle(ctx: &Arc<Ctx>, mut job: Job, attempts: u32, tx: TxOutcome) {
             (f, Status::Unknown, Some(why), None)
         }
     };
-    if let Err(e) = ctx.journal.finish(&mid, finish).await {
-        ctx.fail(e);
-    }
     let mut o = base_outcome(&job.msg, outcome_status);
     o.attempts = attempts;
     o.reason = reason;
     o.queue_id = queue_id;
     o.accepted = job.accepted.clone();
     o.rejected = job.rejected.clone();
-    ctx.report(o);
+    // The connection goes on to its next message while the result is committed: with SQLite
+    // the write joins the next group commit (the next claim's), so each message waits for one
+    // fsync, not two. The outcome is reported once the result is durable, and the job lives
+    // until then, so the run cannot end before it is stored.
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        if let Err(e) = ctx.journal.finish(&mid, finish).await {
+            ctx.fail(e);
+        }
+        ctx.report(o);
+        drop(job);
+    });
 }
 
 /// A transient failure: store `deferred`, then retry after a backoff, or give up.

@@ -508,6 +508,13 @@ impl Connection {
     /// 8BITMIME for 8-bit content (RFC 6152), or larger than its SIZE (RFC 1870).
     pub async fn send(&mut self, m: &Outgoing, rcpts: &[String]) -> TxOutcome {
         let eight_bit = !m.bytes.is_ascii();
+        if reply::has_bare_line_end(&m.bytes) {
+            return TxOutcome::Refused {
+                reply: "not sent: the message has a CR or LF outside a CRLF pair, which SMTP cannot carry unchanged (RFC 5321 §2.3.8)".into(),
+                permanent: true,
+                rejected: Vec::new(),
+            };
+        }
         if m.smtputf8 && !self.caps.smtputf8 {
             return TxOutcome::Refused {
                 reply: "not sent: the message needs SMTPUTF8 (UTF-8 addresses or headers, RFC 6531) and the server does not offer it".into(),
