@@ -104,7 +104,8 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = target::parse_duration)]
     retry_delay: std::time::Duration,
 
-    /// The journal: sqlite:PATH, postgres://..., or none. Default: a SQLite file next to the
+    /// The journal: sqlite:PATH (add ?sync=normal to skip the fsync per commit: still safe
+    /// against the process being killed, not against a power loss), postgres://..., or none. Default: a SQLite file next to the
     /// report. Rerunning with the same journal resumes.
     #[arg(long, value_name = "URL")]
     journal: Option<String>,
@@ -238,11 +239,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         Some(j) => target::parse_journal(j).map_err(anyhow::Error::msg)?,
         // Next to the report: `send-journal.sqlite` in the default folder, `REPORT.journal.sqlite`
         // beside a --report FILE.
-        None if a.report.is_none() => JournalLocation::Sqlite(out_dir.join("send-journal.sqlite")),
+        None if a.report.is_none() => JournalLocation::Sqlite {
+            path: out_dir.join("send-journal.sqlite"),
+            full_sync: true,
+        },
         None => {
             let mut p = report_path.clone().into_os_string();
             p.push(".journal.sqlite");
-            JournalLocation::Sqlite(PathBuf::from(p))
+            JournalLocation::Sqlite {
+                path: PathBuf::from(p),
+                full_sync: true,
+            }
         }
     };
     if let Some(dir) = report_path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -129,8 +129,8 @@ impl Journal {
     pub async fn open(loc: &JournalLocation) -> Result<(Journal, u64), String> {
         match loc {
             JournalLocation::None => Ok((Journal::None, 0)),
-            JournalLocation::Sqlite(p) => {
-                let (j, n) = SqliteJournal::open(p)?;
+            JournalLocation::Sqlite { path, full_sync } => {
+                let (j, n) = SqliteJournal::open(path, *full_sync)?;
                 Ok((Journal::Sqlite(j), n))
             }
             JournalLocation::Postgres(url) => {
@@ -281,7 +281,7 @@ CREATE TABLE IF NOT EXISTS mailspec_journal (
 const GROUP: usize = 256;
 
 impl SqliteJournal {
-    fn open(path: &Path) -> Result<(Self, u64), String> {
+    fn open(path: &Path, full_sync: bool) -> Result<(Self, u64), String> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -290,13 +290,17 @@ impl SqliteJournal {
         let conn = rusqlite::Connection::open(path)
             .map_err(|e| format!("cannot open journal `{shown}`: {e}"))?;
         let setup = || -> rusqlite::Result<u64> {
-            // WAL: a commit appends to the log; synchronous=FULL: it is fsynced before the
-            // commit returns, so an acknowledged entry survives kill -9 and power loss.
+            // WAL: a commit appends to the log (one write), so it survives kill -9 as soon as
+            // it returns; synchronous=FULL also fsyncs it, so it survives a power loss.
             // EXCLUSIVE: the lock is held until the process ends, so a second `mailspec send`
             // on the same journal is refused instead of both sending.
             conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(
+                None,
+                "synchronous",
+                if full_sync { "FULL" } else { "NORMAL" },
+            )?;
             conn.execute_batch(SQLITE_SCHEMA)?;
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let n = conn.execute(

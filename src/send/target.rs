@@ -202,7 +202,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JournalLocation {
     /// A SQLite file (one process at a time).
-    Sqlite(PathBuf),
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// Every commit is fsynced (`synchronous=FULL`, the default): an acknowledged entry
+        /// survives a power loss. `?sync=normal` (`synchronous=NORMAL`) still survives the
+        /// process being killed, not the machine losing power, and costs no fsync per commit.
+        full_sync: bool,
+    },
     /// A PostgreSQL database shared by several workers (a `postgres://` URL or a libpq
     /// `key=value` string).
     Postgres(String),
@@ -210,7 +217,8 @@ pub enum JournalLocation {
     None,
 }
 
-/// Parses `sqlite:PATH`, `postgres://...`, `postgresql://...`, `none`, or a bare path (SQLite).
+/// Parses `sqlite:PATH[?sync=normal]`, `postgres://...`, `postgresql://...`, `none`, or a bare
+/// path (SQLite).
 ///
 /// # Errors
 /// An empty location.
@@ -226,10 +234,23 @@ pub fn parse_journal(s: &str) -> Result<JournalLocation, String> {
     }
     let path = s.strip_prefix("sqlite:").unwrap_or(s);
     let path = path.strip_prefix("//").unwrap_or(path);
+    let (path, full_sync) = match path.rsplit_once("?sync=") {
+        Some((p, "full")) => (p, true),
+        Some((p, "normal")) => (p, false),
+        Some((_, other)) => {
+            return Err(format!(
+                "`sync={other}`: use sync=full (the default) or sync=normal"
+            ));
+        }
+        None => (path, true),
+    };
     if path.is_empty() {
         return Err("`sqlite:` needs a path".into());
     }
-    Ok(JournalLocation::Sqlite(PathBuf::from(path)))
+    Ok(JournalLocation::Sqlite {
+        path: PathBuf::from(path),
+        full_sync,
+    })
 }
 
 #[cfg(test)]
@@ -282,8 +303,19 @@ mod tests {
     fn journals() {
         assert_eq!(
             parse_journal("sqlite:out/j.db"),
-            Ok(JournalLocation::Sqlite("out/j.db".into()))
+            Ok(JournalLocation::Sqlite {
+                path: "out/j.db".into(),
+                full_sync: true
+            })
         );
+        assert_eq!(
+            parse_journal("j.db?sync=normal"),
+            Ok(JournalLocation::Sqlite {
+                path: "j.db".into(),
+                full_sync: false
+            })
+        );
+        assert!(parse_journal("j.db?sync=off").is_err());
         assert_eq!(parse_journal("none"), Ok(JournalLocation::None));
         assert!(matches!(
             parse_journal("postgres://u@h/db"),
