@@ -90,7 +90,9 @@ sleep 0.5
 rate() { # connections journal -> msgs/s
   local conns=$1 journal=$2 j
   rm -f "$W"/journal.sqlite*
-  j=$journal; [ "$journal" = sqlite ] && j="sqlite:$W/journal.sqlite"
+  j=$journal
+  [ "$journal" = sqlite ] && j="sqlite:$W/journal.sqlite"
+  [ "$journal" = normal ] && j="sqlite:$W/journal.sqlite?sync=normal"
   local t0 t1
   t0=$(date +%s.%N)
   "$BIN/mailspec" send --rendered "$W/rendered" --smtp "smtp+plain://127.0.0.1:$PORT" \
@@ -99,18 +101,20 @@ rate() { # connections journal -> msgs/s
   python3 -c "print(f'{$N / ($t1 - $t0):.0f}')"
 }
 
+CASES="py m1 m8 m1s m8s m1n m8n"
 declare -A best
 for r in $(seq "$ROUNDS"); do
-  for case in py m1 m8 m1n m8n; do
+  for case in $CASES; do
     case $case in
       py) v=$(/usr/bin/python3 "$W/smtplib_send.py" "$W/rendered" "$PORT") ;;
       m1) v=$(rate 1 sqlite) ;;
       m8) v=$(rate 8 sqlite) ;;
+      m1s) v=$(rate 1 normal) ;;
+      m8s) v=$(rate 8 normal) ;;
       m1n) v=$(rate 1 none) ;;
       m8n) v=$(rate 8 none) ;;
     esac
     echo "round $r $case $v msgs/s"
-    [ "${best[$case]:-0}" -lt "$v" ] && best[$case]=$v
   done
 done | tee "$OUT.rounds"
 while read -r _ _ case v _; do
@@ -121,9 +125,11 @@ rm -f "$OUT.rounds"
 {
   echo "mailspec send into smtp-sink, $N messages of $(wc -c < "$(ls "$W"/rendered/*.eml | head -1)") bytes, best of $ROUNDS rounds ($(nproc) cores)"
   printf '%-34s %8s %8s\n' "sender" "msgs/s" "× smtplib"
-  for case in py m1 m8 m1n m8n; do
+  for case in $CASES; do
     case $case in
       py) name="python smtplib, 1 connection" ;;
+      m1s) name="mailspec, 1 conn, ?sync=normal" ;;
+      m8s) name="mailspec, 8 conn, ?sync=normal" ;;
       m1) name="mailspec, 1 connection" ;;
       m8) name="mailspec, 8 connections" ;;
       m1n) name="mailspec, 1 conn, --journal none" ;;

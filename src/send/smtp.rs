@@ -565,14 +565,30 @@ impl Connection {
         // RFC 2920: with PIPELINING, MAIL, every RCPT and DATA go in one write and the replies
         // are read together; DATA is last in the group (§3.1).
         let (mail_reply, rcpt_replies, data_reply) = if self.caps.pipelining {
-            let mut cmds: Vec<&[u8]> = Vec::with_capacity(rcpts.len() + 2);
-            cmds.push(mail.as_bytes());
-            cmds.extend(rcpt_cmds.iter().map(|c| c.as_bytes()));
-            cmds.push(b"DATA\r\n");
-            let mut replies = match self.client.cmds(cmds).await {
-                Ok(r) if r.len() == rcpts.len() + 2 => r,
-                Ok(_) => return TxOutcome::Lost("pipelined replies missing".into()),
-                Err(e) => return TxOutcome::Lost(format!("MAIL/RCPT/DATA: {e}")),
+            // One write (one packet, one TLS record) for the whole group.
+            let mut group = mail.clone().into_bytes();
+            for c in &rcpt_cmds {
+                group.extend_from_slice(c.as_bytes());
+            }
+            group.extend_from_slice(b"DATA\r\n");
+            let expected = rcpts.len() + 2;
+            let client = &mut self.client;
+            let replies = tokio::time::timeout(self.timeouts.command, async {
+                client.stream.write_all(&group).await?;
+                client.stream.flush().await?;
+                client.read_many(expected).await
+            })
+            .await;
+            let mut replies = match replies {
+                Ok(Ok(r)) if r.len() == expected => r,
+                Ok(Ok(_)) => return TxOutcome::Lost("pipelined replies missing".into()),
+                Ok(Err(e)) => return TxOutcome::Lost(format!("MAIL/RCPT/DATA: {e}")),
+                Err(_) => {
+                    return TxOutcome::Lost(format!(
+                        "MAIL/RCPT/DATA: no answer within {:?}",
+                        self.timeouts.command
+                    ));
+                }
             };
             let data = replies.pop();
             let mut it = replies.into_iter();
