@@ -773,8 +773,9 @@ fn a_server_that_never_greets_times_out() {
 }
 
 /// A scripted server: greets, then answers each command line with the next reply of `script`
-/// (replies for DATA content are not read: the server closes after the script).
-fn scripted(replies: Vec<&'static [u8]>) -> u16 {
+/// (replies for DATA content are not read), then holds the connection open and silent for
+/// 10 s. With `trickle`, each reply is written one byte at a time, that far apart.
+fn scripted(replies: Vec<&'static [u8]>, trickle: Option<Duration>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
@@ -791,11 +792,23 @@ fn scripted(replies: Vec<&'static [u8]>) -> u16 {
                             return;
                         }
                     }
-                    if s.write_all(reply).is_err() {
-                        return;
+                    match trickle {
+                        Some(gap) => {
+                            for b in reply.iter() {
+                                if s.write_all(&[*b]).is_err() {
+                                    return;
+                                }
+                                std::thread::sleep(gap);
+                            }
+                        }
+                        None => {
+                            if s.write_all(reply).is_err() {
+                                return;
+                            }
+                        }
                     }
                 }
-                std::thread::sleep(Duration::from_millis(200));
+                std::thread::sleep(Duration::from_secs(10));
             });
         }
     });
@@ -818,17 +831,36 @@ fn hostile_servers_cannot_hang_or_crash_mailspec() {
         .into_boxed_slice(),
     );
     // 250 to DATA before any data (a lie): nothing may be counted as delivered.
-    let liar = scripted(vec![
-        b"220 hi\r\n",
-        b"250 hi\r\n",
-        b"250 ok\r\n",
-        b"250 ok\r\n",
-        b"250 ok\r\n",
-        b"250 2.0.0 queued as LIE\r\n",
-    ]);
-    let endless = scripted(vec![long]);
-    for (port, expect) in [(liar, "DATA"), (endless, "greeting")] {
-        let url = format!("smtp+plain://127.0.0.1:{port}");
+    let liar = scripted(
+        vec![
+            b"220 hi\r\n",
+            b"250 hi\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 2.0.0 queued as LIE\r\n",
+        ],
+        None,
+    );
+    let endless = scripted(vec![long], None);
+    // Offers STARTTLS, says go ahead, then never starts the handshake.
+    let stall = scripted(
+        vec![
+            b"220 hi\r\n",
+            b"250-hi\r\n250 STARTTLS\r\n",
+            b"220 go ahead\r\n",
+        ],
+        None,
+    );
+    // One byte every 300 ms: a greeting that would take 3 s.
+    let trickle = scripted(vec![b"220 slowly\r\n"], Some(Duration::from_millis(300)));
+    for (scheme, port, expect) in [
+        ("smtp+plain", liar, "DATA"),
+        ("smtp+plain", endless, "greeting"),
+        ("smtp", stall, "TLS handshake"),
+        ("smtp+plain", trickle, "greeting"),
+    ] {
+        let url = format!("{scheme}://127.0.0.1:{port}");
         let started = Instant::now();
         let o = mailspec(
             d,
