@@ -28,7 +28,8 @@ W=$BIN/work
 mkdir -p "$W" "$ROOT/benches/results"
 OUT=$ROOT/benches/results/send-$(date -u +%Y%m%dT%H%M%SZ).txt
 
-# A plain order notice, about 2 KB: text and HTML alternatives.
+# An order confirmation like the render benchmark's: text and HTML alternatives and a 20 KB
+# attachment (base64), about 31 KB per message.
 cat > "$W/spec.yaml" <<'EOF'
 mailspec: 1
 name: bench
@@ -58,7 +59,10 @@ message:
       <p>Hola {{ name }},</p>
       <p>gracias por tu pedido <b>#{{ id }}</b>.</p>
       <ul>{% for i in range(12) %}<li>Artículo {{ i }}: 1 × 19,90 €</li>{% endfor %}</ul>
+  attachments:
+    - { file: factura.pdf, filename: "factura-{{ id }}.pdf" }
 EOF
+python3 -c 'import random, sys; random.seed(7); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(20000)))' > "$W/factura.pdf"
 python3 - "$W/data.jsonl" "$N" <<'EOF'
 import json, sys
 with open(sys.argv[1], "w") as f:

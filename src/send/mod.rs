@@ -396,8 +396,7 @@ pub fn run(
     producer: impl FnOnce(&mut dyn FnMut(Produced) -> bool),
     report: &mut (dyn FnMut(&Outcome) + Send),
 ) -> Result<Summary, SendError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| SendError(format!("cannot start the runtime: {e}")))?;
