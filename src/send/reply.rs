@@ -226,6 +226,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The fuzz target's checks, on reply-shaped input (`NNN-text` lines, some broken).
+        #[test]
+        fn replies_are_parsed_safely(
+            chunk in 0u8..64,
+            lines in proptest::collection::vec(
+                ("[1-6][0-9]{2}", "[- ]?", "[ -~\\x1b]{0,40}", "(\\r\\n|\\n|)"),
+                0..20,
+            ),
+        ) {
+            let mut data = vec![chunk];
+            for (code, sep, text, end) in lines {
+                data.extend_from_slice(format!("{code}{sep}{text}{end}").as_bytes());
+            }
+            fuzz_check(&data);
+        }
+    }
+
     #[test]
     fn bare_line_ends_are_found() {
         assert!(!has_bare_line_end(b"a\r\nb\r\n"));
