@@ -389,6 +389,10 @@ fn send_spec_delivers_the_same_bytes_render_writes() {
             &url,
             "--connections",
             "1",
+            "--helo",
+            "mailer.example",
+            "--source-address",
+            "127.0.0.1",
         ],
         &[],
         SECS,
@@ -415,6 +419,8 @@ fn send_spec_delivers_the_same_bytes_render_writes() {
         let expected = fs::read(d.join(format!("expected/{}.eml", i + 1))).expect("eml");
         assert_eq!(bytes, &expected);
         assert_eq!(env["tls"], false);
+        assert_eq!(env["helo"], "mailer.example");
+        assert_eq!(env["peer"], "127.0.0.1");
     }
     assert!(d.join("out/t/send-journal.sqlite").exists());
 }

@@ -52,6 +52,8 @@ class Handler:
                 "tls": session.ssl is not None,
                 "authenticated": bool(session.authenticated),
                 "session": id(session),
+                "helo": session.host_name,
+                "peer": session.peer[0],
             }, f)
         m = re.search(rb"^Message-ID:\s*(<[^>\r\n]*>)", data, re.M | re.I)
         with lock:
