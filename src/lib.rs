@@ -15,6 +15,8 @@
 //!    template environments of [`template`] (strict, autoescaped for HTML, fuel-bounded), and
 //!    [`mime::emit`] turns that into bytes.
 //! 4. [`sink`] writes messages out: a directory of `.eml` files, an mbox, a Maildir.
+//! 5. [`send`] delivers them over SMTP (or a local sendmail) with a journal that resumes after a
+//!    crash and never silently sends a message twice; the only stage with a network and a clock.
 //!
 //! Everything up to the sink is pure: no clock, no hostname, no randomness, no environment
 //! variables. The same spec, records and date give the same bytes on any machine.
