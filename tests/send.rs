@@ -1353,3 +1353,60 @@ fn ctrl_c_stops_gracefully_and_a_rerun_finishes() {
     assert_eq!(accepted.len(), N);
     assert_exactly_once(&srv.ids(), &accepted, &BTreeSet::new());
 }
+
+#[test]
+fn smtps_is_tls_from_the_first_byte() {
+    let ws = workspace(2, &[]);
+    let d = ws.path();
+    let (cert, key) = certificate(d, "server");
+    let srv = Aiosmtpd::start(
+        d,
+        serde_json::json!({"cert": cert, "key": key, "implicit": true}),
+    );
+    let url = format!("smtps://127.0.0.1:{}", srv.port);
+    let o = mailspec(
+        d,
+        &[
+            "send",
+            "t.yaml",
+            "--data",
+            "data.jsonl",
+            "--smtp",
+            &url,
+            "--tls-ca",
+            &cert.display().to_string(),
+        ],
+        &[],
+        SECS,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = srv.received();
+    assert_eq!(got.len(), 2);
+    // aiosmtpd sets `session.ssl` only after STARTTLS; the bytes arrived all the same, and
+    // without TLS the handshake would have failed.
+    let o = mailspec(
+        d,
+        &[
+            "send",
+            "t.yaml",
+            "--data",
+            "data.jsonl",
+            "--smtp",
+            &format!("smtp+plain://127.0.0.1:{}", srv.port),
+            "--journal",
+            "none",
+            "--greeting-timeout",
+            "2s",
+            "--attempts",
+            "1",
+        ],
+        &[],
+        SECS,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "plaintext to a TLS port must not deliver"
+    );
+    assert_eq!(srv.received().len(), 2);
+}

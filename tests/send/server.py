@@ -3,7 +3,7 @@
 usage: server.py CONFIG.json
 
 CONFIG: {"port": P, "dir": D, "cert": PEM|null, "key": PEM|null, "user": U|null,
-         "password": W|null, "smtputf8": bool, "reject_rcpt": [addr...],
+         "password": W|null, "implicit": bool, "smtputf8": bool, "reject_rcpt": [addr...],
          "defer_data": N (the first N messages get 451 at the end of DATA)}
 Each accepted message is saved as D/NNNNNN.eml (the exact bytes after un-stuffing) and
 D/NNNNNN.json (envelope, options, whether the session used TLS and AUTH), and its Message-ID
@@ -74,7 +74,11 @@ kw = {"enable_SMTPUTF8": bool(cfg.get("smtputf8"))}
 if cfg.get("cert"):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cfg["cert"], cfg["key"])
-    kw.update(tls_context=ctx, require_starttls=True)
+    if cfg.get("implicit"):
+        # TLS from the first byte (smtps://, RFC 8314).
+        kw.update(ssl_context=ctx)
+    else:
+        kw.update(tls_context=ctx, require_starttls=True)
 if cfg.get("user"):
     kw.update(authenticator=authenticator, auth_required=True,
               auth_require_tls=bool(cfg.get("cert")))
