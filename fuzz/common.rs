@@ -623,3 +623,11 @@ pub fn render_record(data: &[u8]) {
         "subject does not read back"
     );
 }
+
+/// `smtp_reply`: server replies fed in chunks to the reply and EHLO parsers the SMTP client
+/// uses (smtp-proto, 4 KiB cap), each parsed reply described (one printable line, bounded)
+/// and searched for a queue id; then the bytes as a message, dot-stuffed and un-stuffed back
+/// unchanged. See `mailspec::send::reply::fuzz_check`.
+pub fn smtp_reply(data: &[u8]) {
+    mailspec::send::reply::fuzz_check(data);
+}

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 secs="${1:-60}"
 case "$secs" in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
-targets=(spec_loader address header render_record)
+targets=(spec_loader address header render_record smtp_reply)
 # Pinned: 0.13.2 builds with Rust 1.95 (`--locked` uses its own tested dependency versions).
 cargo_fuzz_version=0.13.2
 start=$(date +%s)

@@ -19,8 +19,8 @@ if ! command -v python3 >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3
 fi
 # Real components the tests drive (a browser for the preview, and whatever else a
-# scripts/install-test-deps-*.sh names): each script is idempotent and installs only what is missing.
-for deps in scripts/install-test-deps-*.sh; do
+# scripts/install-test-deps*.sh names): each script is idempotent and installs only what is missing.
+for deps in scripts/install-test-deps*.sh; do
   [ -f "$deps" ] && bash "$deps"
 done
 for component in rustfmt clippy; do

@@ -56,6 +56,8 @@
 //! 4. [`sink`]: where messages go: a directory (with each envelope beside its message), an
 //!    mbox, a Maildir. [`batch`] drives records through render into a sink with one report per
 //!    record.
+//! 5. [`send`]: delivers over SMTP (or a local sendmail) with a journal that resumes after a
+//!    crash and never silently sends a message twice; the only stage with a network and a clock.
 //!
 //! Around the pipeline: [`review`] turns fixtures into readable snapshot views, and [`preview`]
 //! serves every message on loopback while a spec is edited (and writes the static review pages
@@ -84,6 +86,7 @@ pub mod render;
 pub mod review;
 #[doc(hidden)]
 pub mod schema;
+pub mod send;
 pub mod sink;
 pub mod spec;
 #[doc(hidden)]

@@ -67,6 +67,11 @@ fn fuzz_header_inputs() {
 }
 
 #[test]
+fn fuzz_smtp_reply_inputs() {
+    replay("smtp_reply", common::smtp_reply);
+}
+
+#[test]
 fn fuzz_render_record_inputs() {
     replay("render_record", common::render_record);
 }

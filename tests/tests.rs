@@ -14,4 +14,5 @@ mod language;
 mod plan;
 mod preview;
 mod schema;
+mod send;
 mod snapshots;

@@ -5,6 +5,7 @@ mod check;
 mod init;
 mod preview;
 mod render;
+mod send;
 mod test;
 
 use std::io::Write;
@@ -56,6 +57,9 @@ enum Command {
     /// Serve a live preview of every message on 127.0.0.1: rendered HTML at desktop and
     /// mobile widths, text, headers, envelope, MIME tree and snapshot diffs.
     Preview(preview::Args),
+    /// Deliver over SMTP (or a local sendmail), with a journal that resumes after a crash
+    /// and never silently sends a message twice.
+    Send(Box<send::Args>),
 }
 
 pub fn main() -> ExitCode {
@@ -79,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Man => man(),
         Command::Init(a) => init::run(a),
         Command::Preview(a) => preview::run(a),
+        Command::Send(a) => send::run(*a),
     };
     match result {
         Ok(code) => code,
