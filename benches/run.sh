@@ -109,6 +109,7 @@ for N in $NS; do
   if [[ $WITH == *" ceil "* ]]; then
     # The C ceiling writes files of the mean size mailspec writes, one per message.
     echo "## N=$N: mailspec vs C ceiling (base64 of the attachment + one file per message, no templating)"
+    mkdir -p "$PEERS/out/ceil-$N"
     $P --msgs "$N" "${A[@]}" --b c-ceiling "$PEERS" "./ceiling full $N out/ceil-$N" \
       --b-outdir "$PEERS/out/ceil-$N" || true
   fi
