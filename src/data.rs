@@ -417,21 +417,6 @@ fn is_required(f: &Field) -> bool {
     f.default.is_none() && f.required != Some(false)
 }
 
-fn kind_name(k: FieldType) -> &'static str {
-    match k {
-        FieldType::String => "string",
-        FieldType::Email => "email",
-        FieldType::Integer => "integer",
-        FieldType::Decimal => "decimal",
-        FieldType::Boolean => "boolean",
-        FieldType::Date => "date",
-        FieldType::Datetime => "datetime",
-        FieldType::Url => "url",
-        FieldType::List => "list",
-        FieldType::Object => "object",
-    }
-}
-
 /// Spreadsheet headers drift in spacing, case and hyphens (`First Name`, `first-name`);
 /// compared this way they still point at `first_name`.
 fn normalise(s: &str) -> String {
@@ -671,7 +656,7 @@ fn check_field(
         if f.kind != FieldType::List {
             shape_error(format!(
                 "the `{path}[]` columns make `{path}` a list, but `data.fields` declares it as {}",
-                kind_name(f.kind)
+                f.kind.as_str()
             ));
             return;
         }
@@ -695,7 +680,7 @@ fn check_field(
             Some(items) => shape_error(format!(
                 "the `{path}[].…` columns make each element of `{path}` an object, but its \
                  elements are declared as {}",
-                kind_name(items.kind)
+                items.kind.as_str()
             )),
             None => {}
         }
@@ -704,7 +689,7 @@ fn check_field(
     if f.kind != FieldType::Object {
         shape_error(format!(
             "the `{path}.…` columns build an object, but `data.fields` declares `{path}` as {}",
-            kind_name(f.kind)
+            f.kind.as_str()
         ));
         return;
     }

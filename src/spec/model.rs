@@ -136,6 +136,24 @@ pub enum FieldType {
     Object,
 }
 
+impl FieldType {
+    /// The type's name as written in a spec (`string`, `list`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Email => "email",
+            FieldType::Integer => "integer",
+            FieldType::Decimal => "decimal",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Datetime => "datetime",
+            FieldType::Url => "url",
+            FieldType::List => "list",
+            FieldType::Object => "object",
+        }
+    }
+}
+
 /// One record field.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

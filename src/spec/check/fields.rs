@@ -43,7 +43,7 @@ impl Checker<'_> {
                     "/data/key",
                     format!(
                         "key field `{key}` must be a scalar, not a {}",
-                        kind_word(f.kind)
+                        f.kind.as_str()
                     ),
                     "not a scalar",
                 );
@@ -119,7 +119,7 @@ impl Checker<'_> {
                     &format!("{ptr}/items"),
                     format!(
                         "`items` only applies to `list` fields, `{name}` is a {}",
-                        kind_word(k)
+                        k.as_str()
                     ),
                     "not a list",
                 );
@@ -130,27 +130,12 @@ impl Checker<'_> {
                     &format!("{ptr}/fields"),
                     format!(
                         "`fields` only applies to `object` fields, `{name}` is a {}",
-                        kind_word(k)
+                        k.as_str()
                     ),
                     "not an object",
                 );
             }
             _ => {}
         }
-    }
-}
-
-fn kind_word(k: FieldType) -> &'static str {
-    match k {
-        FieldType::String => "string",
-        FieldType::Email => "email",
-        FieldType::Integer => "integer",
-        FieldType::Decimal => "decimal",
-        FieldType::Boolean => "boolean",
-        FieldType::Date => "date",
-        FieldType::Datetime => "datetime",
-        FieldType::Url => "url",
-        FieldType::List => "list",
-        FieldType::Object => "object",
     }
 }
