@@ -75,8 +75,9 @@ impl Renderer<'_> {
         let (mut out, mut ok, mut ids) = (Vec::new(), true, Vec::new());
         for (i, el) in elements.iter().enumerate() {
             self.ctx = self.element_ctx(rep, el, i, elements.len());
+            // The names were rendered once, before the HTML (`repeated_cids`).
             let id = match &rep.cid {
-                Some(c) => match self.eval(c, true) {
+                Some(_) => match self.element_cid(&l.key, i) {
                     Some(name) => Some(self.content_id(&name)),
                     None => {
                         ok = false;
@@ -147,17 +148,30 @@ impl Renderer<'_> {
                 continue;
             };
             let saved = self.ctx.clone();
+            let mut names = Vec::with_capacity(elements.len());
             for (i, el) in elements.iter().enumerate() {
                 self.ctx = self.element_ctx(rep, el, i, elements.len());
-                if let Some(name) = self.eval(c, true)
-                    && !self.cids.iter().any(|(n, _)| *n == name)
+                let name = self.eval(c, true);
+                if let Some(name) = &name
+                    && !self.cids.iter().any(|(n, _)| n == name)
                 {
-                    let id = mime::ident::content_id(seed, &name, domain);
-                    self.cids.push((name, id));
+                    let id = mime::ident::content_id(seed, name, domain);
+                    self.cids.push((name.clone(), id));
                 }
+                names.push(name);
             }
             self.ctx = saved;
+            self.element_cids.push((l.key.clone(), names));
         }
+    }
+
+    /// The cid name rendered for element `i` of the `for_each` leaf `key` (`None` when its
+    /// template failed, already reported).
+    fn element_cid(&self, key: &str, i: usize) -> Option<String> {
+        self.element_cids
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, names)| names.get(i).cloned().flatten())
     }
 
     fn shorthand(

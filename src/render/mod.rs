@@ -136,6 +136,7 @@ pub fn render(
         assets,
         errors: Vec::new(),
         cids: Vec::new(),
+        element_cids: Vec::new(),
     };
     let key = record_key(&c.plan, record, index);
     match r.build(&key) {
@@ -169,6 +170,8 @@ struct Renderer<'a> {
     /// `cid:` names in the spec → the Content-IDs written (stable hashes at the message's
     /// domain, so they are globally unique as RFC 2045 §7 asks, yet deterministic).
     cids: Vec<(String, String)>,
+    /// Per `for_each` leaf (by spec key), the cid name of each element, rendered once.
+    element_cids: Vec<(String, Vec<Option<String>>)>,
 }
 
 /// Characters that may not reach a header through record data: C0 controls except TAB, DEL,
