@@ -75,9 +75,9 @@ cat > "$W/smtplib_send.py" <<'EOF'
 import glob, json, smtplib, sys, time
 d, port = sys.argv[1], int(sys.argv[2])
 msgs = []
-for env_path in sorted(glob.glob(d + "/*.envelope.json")):
-    env = json.load(open(env_path))
-    msgs.append((env["mail_from"], env["rcpt_to"], open(env_path[:-len(".envelope.json")] + ".eml", "rb").read()))
+for line in open(d + "/envelopes.jsonl"):
+    env = json.loads(line)
+    msgs.append((env["mail_from"], env["rcpt_to"], open(d + "/" + env["file"], "rb").read()))
 t = time.perf_counter()
 s = smtplib.SMTP("127.0.0.1", port)
 for frm, to, data in msgs:

@@ -12,7 +12,7 @@ use crate::data::{self, Item};
 use crate::diag::{Code, Diagnostic};
 use crate::error::Error;
 use crate::render::{self, EmittedMessage, Envelope, RenderOptions};
-use crate::sink::Sink;
+use crate::sink::{Sink, Stager};
 use crate::spec::CompiledSpec;
 
 /// The record keys seen so far, as 64-bit digests, to refuse a duplicate key: 8 bytes a
@@ -291,6 +291,9 @@ pub fn run(
             taken += 1;
             opts.selection.limit.is_none_or(|l| taken <= l)
         });
+    // Taken before the sink is lent to the writer: the rendering threads share it.
+    let stager = sink.stager();
+    let stager = stager.as_deref();
     let mut out = Writer {
         sink,
         report,
@@ -302,12 +305,12 @@ pub fn run(
     match opts.threads() {
         1 => {
             for item in selected {
-                if !out.write(prepare(c, item, opts, assets))? {
+                if !out.write(prepare(c, item, opts, assets, stager))? {
                     break;
                 }
             }
         }
-        jobs => run_parallel(c, selected, opts, assets, jobs, &mut out)?,
+        jobs => run_parallel(c, selected, opts, (assets, stager), jobs, &mut out)?,
     }
     out.sink.finish()?;
     Ok(out.summary)
@@ -318,7 +321,7 @@ fn run_parallel(
     c: &CompiledSpec,
     mut items: impl Iterator<Item = Item>,
     opts: &BatchOptions,
-    assets: &dyn AssetLoader,
+    (assets, stager): (&dyn AssetLoader, Option<&dyn Stager>),
     jobs: usize,
     out: &mut Writer<'_>,
 ) -> std::io::Result<()> {
@@ -338,7 +341,10 @@ fn run_parallel(
                         Err(_) => return,
                     };
                     let Ok((seq, item)) = next else { return };
-                    if done_tx.send((seq, prepare(c, item, opts, assets))).is_err() {
+                    if done_tx
+                        .send((seq, prepare(c, item, opts, assets, stager)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -374,6 +380,10 @@ fn run_parallel(
         }
         // Closing the work queue ends the workers (after their record in hand).
         drop(work_tx);
+        // Rendered after the batch stopped: staged work that is never stored is undone.
+        for (_, p) in pending.into_iter().chain(done_rx.iter()) {
+            out.discard(p);
+        }
         Ok(())
     })
 }
@@ -386,6 +396,8 @@ struct Prepared {
     /// Refused before rendering: its id is still claimed.
     refused: bool,
     message: Option<EmittedMessage>,
+    /// The sink's share of the work, done on the rendering thread ([`Stager`]).
+    staged: Option<std::io::Result<Vec<u8>>>,
 }
 
 /// Everything about one record that does not depend on the others: limits, types, render.
@@ -395,6 +407,7 @@ fn prepare(
     item: Item,
     opts: &BatchOptions,
     assets: &dyn AssetLoader,
+    stager: Option<&dyn Stager>,
 ) -> Prepared {
     let raw = match item {
         Ok(r) => r,
@@ -406,6 +419,7 @@ fn prepare(
                 key: None,
                 refused: false,
                 message: None,
+                staged: None,
             };
         }
     };
@@ -429,6 +443,7 @@ fn prepare(
             key: raw_key.clone(),
             refused: true,
             message: None,
+            staged: None,
         }
     };
     let too_big = data::check_limits(&raw, opts.render.max_field);
@@ -448,11 +463,13 @@ fn prepare(
             None
         }
     };
+    let staged = stager.zip(message.as_ref()).map(|(s, m)| s.stage(index, m));
     Prepared {
         rep,
         key: Some(key),
         refused: false,
         message,
+        staged,
     }
 }
 
@@ -474,6 +491,7 @@ impl Writer<'_> {
             key,
             refused,
             message,
+            mut staged,
         } = p;
         // The record id is the message's identity (it seeds the Message-ID): one message per
         // id. A refused record still claims its id, so the rest of a refused group of CSV
@@ -491,13 +509,20 @@ impl Writer<'_> {
                 .field(self.key_field.clone())];
             }
             (false, true, Some(m)) => {
-                let out = self.sink.accept(rep.index, &m)?;
+                let out = match staged.take() {
+                    Some(staged) => self.sink.accept_staged(rep.index, &m, staged?)?,
+                    None => self.sink.accept(rep.index, &m)?,
+                };
                 rep.status = Status::Ok;
                 rep.message_id = Some(m.message_id);
                 rep.envelope = Some(m.envelope);
                 rep.output = Some(out);
             }
             _ => {}
+        }
+        // Staged for a message that is not stored (a duplicate id): undone.
+        if let Some(Ok(staged)) = staged {
+            self.sink.discard_staged(rep.index, staged);
         }
         if rep.status == Status::Ok {
             self.summary.ok += 1;
@@ -506,6 +531,15 @@ impl Writer<'_> {
         }
         (self.report)(&rep);
         Ok(!(self.fail_fast && self.summary.failed > 0))
+    }
+}
+
+impl Writer<'_> {
+    /// A record prepared but never written (the batch stopped first).
+    fn discard(&mut self, p: Prepared) {
+        if let Some(Ok(staged)) = p.staged {
+            self.sink.discard_staged(p.rep.index, staged);
+        }
     }
 }
 

@@ -13,18 +13,14 @@ pub fn name_len(s: &str) -> usize {
     s[..end].trim_end_matches('.').len()
 }
 
-/// Byte offsets just after each `cid:` (any case) in `html`.
+/// Byte offsets just after each `cid:` (any case) in `html`. Runs once or more per message
+/// on the whole HTML: it jumps from colon to colon (SIMD `memchr`) and looks back three bytes,
+/// instead of comparing a window at every byte.
 fn starts(html: &str) -> impl Iterator<Item = usize> + '_ {
     let bytes = html.as_bytes();
-    let mut from = 0;
-    std::iter::from_fn(move || {
-        let i = bytes
-            .get(from..)?
-            .windows(4)
-            .position(|w| w.eq_ignore_ascii_case(b"cid:"))?;
-        from += i + 4;
-        Some(from)
-    })
+    memchr::memchr_iter(b':', bytes)
+        .filter(move |&i| i >= 3 && bytes[i - 3..i].eq_ignore_ascii_case(b"cid"))
+        .map(|i| i + 1)
 }
 
 /// Every `cid:NAME` in an HTML source, in order (names as [`name_len`] reads them).
@@ -54,12 +50,18 @@ pub fn template_references(source: &str) -> Vec<(&str, bool)> {
 /// Points `cid:NAME` references at the Content-IDs actually written. Only names in `cids`
 /// (`(name, content-id)`) are touched, and only whole names, so `cid:logo` never rewrites
 /// inside `cid:logo-small`.
-pub fn rewrite(html: &str, cids: &[(String, String)]) -> String {
+pub fn rewrite(html: String, cids: &[(String, String)]) -> String {
+    if cids.is_empty() {
+        return html;
+    }
     let mut out = String::with_capacity(html.len() + 64);
     let mut copied = 0;
-    for at in starts(html) {
+    for at in starts(&html) {
         let end = at + name_len(&html[at..]);
-        if let Some((_, id)) = cids.iter().find(|(name, _)| name == &html[at..end]) {
+        if let Some((_, id)) = cids
+            .iter()
+            .find(|(name, _)| name.as_str() == &html[at..end])
+        {
             out.push_str(&html[copied..at]);
             out.push_str(id);
             copied = end;
@@ -78,12 +80,14 @@ mod tests {
         let map = vec![("logo".to_string(), "abc@x.example".to_string())];
         assert_eq!(
             rewrite(
-                r#"<img src="cid:logo"><img src='CID:logo-small'>url(cid:logo) cid:logo"#,
+                r#"<img src="cid:logo"><img src='CID:logo-small'>url(cid:logo) cid:logo"#.into(),
                 &map
             ),
             r#"<img src="cid:abc@x.example"><img src='CID:logo-small'>url(cid:abc@x.example) cid:abc@x.example"#
         );
-        assert_eq!(rewrite("no refs, cid:", &map), "no refs, cid:");
+        assert_eq!(rewrite("no refs, cid:".into(), &map), "no refs, cid:");
+        assert_eq!(rewrite("cid:logo".into(), &[]), "cid:logo");
+        assert_eq!(references("cid:a Cid:b CID:c ci:d :e cid"), ["a", "b", "c"]);
         assert_eq!(
             references(r#"<img src="cid:logo"> `cid:logo`, cid:{{ x }} 'cid:a' cid:b.c."#),
             ["logo", "logo", "a", "b.c"]

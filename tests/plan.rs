@@ -156,11 +156,21 @@ message:
         .map(|l| l["output"].as_str().expect("output").to_string())
         .collect();
     assert_ne!(names[0], names[1]);
-    for (line, output) in lines.iter().zip(&names) {
+    // The folder's index: one line per message, in record order, naming its file.
+    let index = std::fs::read_to_string(dir.join("out/envelopes.jsonl")).expect("index");
+    let sides: Vec<Value> = index
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(sides.len(), 2);
+    for ((line, output), side) in lines.iter().zip(&names).zip(&sides) {
         let eml = std::fs::read(dir.join(output)).expect("eml");
-        let side_path = dir.join(output.replace(".eml", ".envelope.json"));
-        let side: Value =
-            serde_json::from_slice(&std::fs::read(side_path).expect("sidecar")).expect("json");
+        assert_eq!(
+            Some(side["file"].as_str().expect("file")),
+            std::path::Path::new(output)
+                .file_name()
+                .and_then(|n| n.to_str())
+        );
         assert_eq!(side["rcpt_to"], line["rcpt_to"]);
         assert_eq!(side["mail_from"], "bounces@shop.example");
         assert_eq!(side["message_id"], line["message_id"]);
@@ -463,6 +473,16 @@ fn a_second_render_into_a_folder_replaces_the_first_and_refuses_foreign_messages
     // The second batch has no `c`: its old message must not stay beside the new ones.
     assert!(run(&rows(&["a", "b"]), &[]).status.success());
     assert_eq!(emls(), ["a.eml", "b.eml"]);
+    let index = std::fs::read_to_string(dir.join("out/envelopes.jsonl")).expect("index");
+    let files: Vec<String> = index
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json")["file"].to_string())
+        .collect();
+    assert_eq!(
+        files,
+        ["\"a.eml\"", "\"b.eml\""],
+        "the index is the new batch's"
+    );
     // A message this tool did not write is never mixed in silently, nor removed without --force.
     write(dir, "out/other.eml", b"Subject: x\r\n\r\nx\r\n");
     let o = run(&rows(&["a"]), &[]);
@@ -541,7 +561,8 @@ fn parallel_rendering_gives_the_same_bytes_reports_and_order() {
     };
     let one = run("1", &[]);
     let four = run("4", &[]);
-    assert!(one.0.len() > 700, "{}", one.0.len());
+    // About 390 messages and the folder's index.
+    assert!(one.0.len() > 350, "{}", one.0.len());
     assert!(one.1.contains("data/duplicate-key") && one.1.contains("data/address"));
     assert_eq!(
         one, four,
@@ -555,4 +576,27 @@ fn parallel_rendering_gives_the_same_bytes_reports_and_order() {
         6,
         "stops at the first bad record (the 6th)"
     );
+    // Messages are written ahead, under temporary names, by the rendering threads: nothing of
+    // that is left, not for the duplicate ids nor for what was rendered after the stop, and the
+    // index lists exactly the files there.
+    for (files, _, _) in [&one, &ff4] {
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(!names.iter().any(|n| n.starts_with('.')), "{names:?}");
+        let (_, index) = files
+            .iter()
+            .find(|(n, _)| n == "envelopes.jsonl")
+            .expect("index");
+        let mut listed: Vec<String> = String::from_utf8_lossy(index)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).expect("json")["file"]
+                    .as_str()
+                    .expect("file")
+                    .to_string()
+            })
+            .collect();
+        listed.sort();
+        let emls: Vec<&str> = names.into_iter().filter(|n| n.ends_with(".eml")).collect();
+        assert_eq!(listed, emls);
+    }
 }

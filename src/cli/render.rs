@@ -28,12 +28,12 @@ pub struct Args {
     /// the semicolon or tab that a one-column header plainly uses (a note says so).
     #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
     delimiter: Option<u8>,
-    /// Directory for the .eml files (default `out/<spec name>/`), each with its envelope in
-    /// KEY.envelope.json; `-` writes one message to stdout. What an earlier render wrote there
-    /// is removed first (listed in `.mailspec-manifest`); other messages there are refused.
+    /// Directory for the .eml files (default `out/<spec name>/`), with every message's envelope
+    /// on a line of DIR/envelopes.jsonl; `-` writes one message to stdout. What an earlier render
+    /// wrote there is removed first (listed in envelopes.jsonl); other messages there are refused.
     #[arg(long, value_name = "DIR")]
     out: Option<String>,
-    /// With a directory: remove every .eml and .envelope.json already in it first.
+    /// With a directory: remove every .eml file already in it first.
     #[arg(long)]
     force: bool,
     /// Write all messages to this mbox file (mboxrd) instead of a directory. An existing file

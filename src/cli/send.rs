@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(required_unless_present = "rendered", conflicts_with = "rendered")]
     spec: Option<PathBuf>,
     /// Send exactly what `render --out DIR` wrote: each DIR/KEY.eml with its
-    /// KEY.envelope.json; a file changed since it was rendered is refused.
+    /// its envelope in DIR/envelopes.jsonl; a file changed since it was rendered is refused.
     #[arg(long, value_name = "DIR")]
     rendered: Option<PathBuf>,
     /// Records: a .csv, .json, .jsonl or .yaml file. Default: the spec's sample records.
@@ -331,14 +331,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
         (None, _) => None,
     };
-    let sidecars = match &a.rendered {
+    let listed = match &a.rendered {
         Some(d) => {
-            let list = send::rendered::list(d)
-                .with_context(|| format!("cannot read `{}`", d.display()))?;
+            let list = send::rendered::list(d).with_context(|| {
+                format!(
+                    "cannot read `{}`: render with --out first",
+                    d.join(mailspec::sink::INDEX).display()
+                )
+            })?;
             if list.is_empty() {
                 bail!(
-                    "`{}` holds no *.envelope.json: render with --out first",
-                    d.display()
+                    "`{}` lists no message: render with --out first",
+                    d.join(mailspec::sink::INDEX).display()
                 );
             }
             list
@@ -379,11 +383,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 }
             }
         } else {
-            for (i, p) in sidecars.iter().enumerate() {
+            let dir = a.rendered.as_deref().unwrap_or(Path::new("."));
+            for (i, l) in listed.iter().enumerate() {
                 if !selection.includes(i + 1) {
                     continue;
                 }
-                let p = match send::rendered::read(i + 1, p) {
+                let p = match send::rendered::read(i + 1, dir, l) {
                     Ok(m) => Produced::Message(m),
                     Err(o) => Produced::Refused(o),
                 };

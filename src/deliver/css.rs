@@ -21,9 +21,12 @@ pub struct InlineError(pub String);
 /// Whether the HTML has anything to inline: a `<style` element (matched without regard to
 /// case). Without one the document is returned untouched, byte for byte.
 pub fn has_style(html: &str) -> bool {
-    html.as_bytes()
-        .windows(6)
-        .any(|w| w.eq_ignore_ascii_case(b"<style"))
+    let b = html.as_bytes();
+    // From `<` to `<` (SIMD memchr), not a comparison at every byte: runs on every message.
+    memchr::memchr_iter(b'<', b).any(|i| {
+        b.get(i + 1..i + 6)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"style"))
+    })
 }
 
 /// Inlines the CSS of `html`'s `<style>` blocks into `style` attributes, keeping at-rules in a

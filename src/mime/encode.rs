@@ -230,29 +230,86 @@ pub fn choose_encoding(body: &[u8], is_text: bool) -> TransferEncoding {
     auto_encode(body, is_text).0
 }
 
-/// [`choose_encoding`] and the encoded bytes in one pass over the data.
+/// [`choose_encoding`] and the encoded bytes: one scan of the data to choose, one pass to
+/// encode (the line endings are normalised by the encoder itself, not by an extra copy).
 pub fn auto_encode(body: &[u8], is_text: bool) -> (TransferEncoding, Vec<u8>) {
     if is_text {
-        let data = normalize_line_endings(body);
-        // A line starting with `.` (a lone `.` ends SMTP DATA; relays that forget to stuff it
-        // truncate the message, CVE-2023-51764 class) or with `From ` (mbox readers split or
-        // mangle it) goes quoted-printable, which writes those as `=2E` and `=46rom `.
-        let risky_line = data
-            .split(|&b| b == b'\n')
-            .any(|line| line.starts_with(b".") || line.starts_with(b"From "));
-        if first_issue(&data, false).is_none() && !risky_line {
-            return (TransferEncoding::SevenBit, data.into_owned());
+        let scan = TextScan::of(body);
+        if scan.fits_7bit() {
+            return (
+                TransferEncoding::SevenBit,
+                normalize_line_endings(body).into_owned(),
+            );
         }
-        let qp = quoted_printable_normalized(&data, true);
-        if qp.len() <= base64_len(data.len()) {
+        let qp = quoted_printable(body, true);
+        if qp.len() <= base64_len(scan.normalized_len) {
             (TransferEncoding::QuotedPrintable, qp)
         } else {
-            (TransferEncoding::Base64, encode_base64(&data))
+            (
+                TransferEncoding::Base64,
+                encode_base64(&normalize_line_endings(body)),
+            )
         }
     } else if body.iter().all(|&b| is_text_like(b)) && first_issue(body, false).is_none() {
         (TransferEncoding::SevenBit, body.to_vec())
     } else {
         (TransferEncoding::Base64, encode_base64(body))
+    }
+}
+
+/// What one pass over a text body tells about it, as if its line endings were already CRLF
+/// (a lone LF or CR is a line break too).
+#[derive(Debug, Default)]
+struct TextScan {
+    /// The length once every line break is CRLF.
+    normalized_len: usize,
+    /// A NUL or an octet above 127: not `7bit` content.
+    not_ascii: bool,
+    /// A line over 998 octets.
+    long_line: bool,
+    /// A line starting with `.` (a lone `.` ends SMTP DATA; relays that forget to stuff it
+    /// truncate the message, CVE-2023-51764 class) or with `From ` (mbox readers split or
+    /// mangle it): such text goes quoted-printable, which writes those as `=2E` and `=46rom `.
+    risky_line: bool,
+}
+
+impl TextScan {
+    fn of(data: &[u8]) -> TextScan {
+        let risky = |at: usize| data[at..].starts_with(b".") || data[at..].starts_with(b"From ");
+        let mut scan = TextScan {
+            normalized_len: data.len(),
+            risky_line: risky(0),
+            ..TextScan::default()
+        };
+        let mut line_start = 0;
+        let mut i = 0;
+        while i < data.len() {
+            match data[i] {
+                0x20..=0x7e | b'\t' => i += 1,
+                b @ (b'\r' | b'\n') => {
+                    scan.long_line |= i - line_start > MAX_LINE;
+                    if b == b'\r' && data.get(i + 1) == Some(&b'\n') {
+                        i += 2;
+                    } else {
+                        scan.normalized_len += 1;
+                        i += 1;
+                    }
+                    line_start = i;
+                    scan.risky_line |= risky(i);
+                }
+                0 | 0x80..=0xff => {
+                    scan.not_ascii = true;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        scan.long_line |= data.len() - line_start > MAX_LINE;
+        scan
+    }
+
+    fn fits_7bit(&self) -> bool {
+        !(self.not_ascii || self.long_line || self.risky_line)
     }
 }
 
@@ -290,7 +347,7 @@ pub fn encode_body(
             check_8bit(&data)?;
             data.into_owned()
         }
-        TransferEncoding::QuotedPrintable => quoted_printable_normalized(&data, is_text),
+        TransferEncoding::QuotedPrintable => quoted_printable(&data, is_text),
         TransferEncoding::Base64 => encode_base64(&data),
     };
     Ok((encoding, out))
@@ -306,61 +363,82 @@ pub fn encode_body(
 /// keep the body intact through SMTP servers that mishandle dot-stuffing and through mbox
 /// files that would escape `From `.
 pub fn encode_quoted_printable(input: &[u8], text: bool) -> Vec<u8> {
-    if text {
-        quoted_printable_normalized(&normalize_line_endings(input), true)
-    } else {
-        quoted_printable_normalized(input, false)
-    }
+    quoted_printable(input, text)
 }
 
-/// Quoted-printable of data whose line endings are already CRLF when `text` is set.
-fn quoted_printable_normalized(data: &[u8], text: bool) -> Vec<u8> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let is_crlf = |i: usize| data.get(i) == Some(&b'\r') && data.get(i + 1) == Some(&b'\n');
+/// Printable ASCII but `=`: written as itself anywhere but at the end of a line (a space
+/// there must be encoded) and, for `.` and `F`, at the start of one.
+const QP_PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 33;
+    while b <= 126 {
+        t[b] = b != b'=' as usize;
+        b += 1;
+    }
+    t
+};
+
+/// Quoted-printable of `data`. With `text`, CRLF, a lone LF and a lone CR each end a line and
+/// become a hard line break (CRLF): the same output as normalising first, without the copy.
+/// Without `text`, CR and LF are data (`=0D`, `=0A`).
+fn quoted_printable(data: &[u8], text: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 8);
+    if !text {
+        qp_line(data, &mut out);
+        return out;
+    }
+    let mut start = 0;
+    while let Some(k) = memchr::memchr2(b'\r', b'\n', &data[start..]) {
+        let end = start + k;
+        qp_line(&data[start..end], &mut out);
+        out.extend_from_slice(b"\r\n");
+        let crlf = data[end] == b'\r' && data.get(end + 1) == Some(&b'\n');
+        start = end + if crlf { 2 } else { 1 };
+    }
+    qp_line(&data[start..], &mut out);
+    out
+}
+
+/// One line of quoted-printable (without its line break), soft-broken at 76 characters.
+fn qp_line(line: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let n = line.len();
     let mut col = 0;
     let mut i = 0;
-    while i < data.len() {
-        if text && is_crlf(i) {
-            out.extend_from_slice(b"\r\n");
-            col = 0;
-            i += 2;
-            continue;
-        }
-        let b = data[i];
-        // Fast path, the common case: a printable byte other than `=` that is not the last on
-        // its line, is not a `.` or `F` at the start of a line, and fits before the soft-break
-        // column. The general rules below would write it the same way.
-        if (33..=126).contains(&b)
-            && b != b'='
-            && (col != 0 || (b != b'.' && b != b'F'))
+    while i < n {
+        let b = line[i];
+        let last = i + 1 == n;
+        // Fast path, the common case: a run of plain bytes, none the last of the line, that
+        // fits before the soft-break column, not starting with a `.` or `F` at column 0. The
+        // general rules below would write each of them the same way.
+        if !last
+            && QP_PLAIN[usize::from(b)]
             && col < ENCODED_LINE - 1
-            && i + 1 < data.len()
-            && !(text && is_crlf(i + 1))
+            && (col != 0 || (b != b'.' && b != b'F'))
         {
-            out.push(b);
-            col += 1;
-            i += 1;
+            let stop = (n - 1).min(i + (ENCODED_LINE - 1 - col));
+            let mut j = i + 1;
+            while j < stop && QP_PLAIN[usize::from(line[j])] {
+                j += 1;
+            }
+            out.extend_from_slice(&line[i..j]);
+            col += j - i;
+            i = j;
             continue;
         }
         // Rule 3: white space at the end of an encoded line must be encoded.
-        let last_on_line = i + 1 == data.len() || (text && is_crlf(i + 1));
         let literal_at = |col: usize| match b {
             b'=' => false,
-            b' ' | b'\t' => !last_on_line,
+            b' ' | b'\t' => !last,
             b'.' => col != 0,
-            b'F' => col != 0 || !data[i..].starts_with(b"From "),
+            b'F' => col != 0 || !line[i..].starts_with(b"From "),
             33..=126 => true,
             _ => false,
         };
         let width = |col: usize| if literal_at(col) { 1 } else { 3 };
         // Rule 5: at most 76 characters per line; a line that continues needs room for
         // the soft break `=`, so its content stops at 75.
-        let limit = if last_on_line {
-            ENCODED_LINE
-        } else {
-            ENCODED_LINE - 1
-        };
+        let limit = if last { ENCODED_LINE } else { ENCODED_LINE - 1 };
         if col + width(col) > limit {
             out.extend_from_slice(b"=\r\n");
             col = 0;
@@ -374,7 +452,6 @@ fn quoted_printable_normalized(data: &[u8], text: bool) -> Vec<u8> {
         }
         i += 1;
     }
-    out
 }
 
 /// Encodes `input` as base64 (RFC 2045 §6.8) in lines of 76 characters separated by CRLF,
@@ -389,6 +466,77 @@ pub fn encode_base64(input: &[u8]) -> Vec<u8> {
         out.extend_from_slice(line);
     }
     out
+}
+
+/// The first quoted-printable encoder, kept as the reference the faster one is tested against
+/// (same bytes for every input).
+#[cfg(test)]
+mod reference {
+    use super::ENCODED_LINE;
+
+    /// Quoted-printable of data whose line endings are already CRLF when `text` is set.
+    pub(super) fn quoted_printable_normalized(data: &[u8], text: bool) -> Vec<u8> {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let is_crlf = |i: usize| data.get(i) == Some(&b'\r') && data.get(i + 1) == Some(&b'\n');
+        let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 8);
+        let mut col = 0;
+        let mut i = 0;
+        while i < data.len() {
+            if text && is_crlf(i) {
+                out.extend_from_slice(b"\r\n");
+                col = 0;
+                i += 2;
+                continue;
+            }
+            let b = data[i];
+            // Fast path, the common case: a printable byte other than `=` that is not the last on
+            // its line, is not a `.` or `F` at the start of a line, and fits before the soft-break
+            // column. The general rules below would write it the same way.
+            if (33..=126).contains(&b)
+                && b != b'='
+                && (col != 0 || (b != b'.' && b != b'F'))
+                && col < ENCODED_LINE - 1
+                && i + 1 < data.len()
+                && !(text && is_crlf(i + 1))
+            {
+                out.push(b);
+                col += 1;
+                i += 1;
+                continue;
+            }
+            // Rule 3: white space at the end of an encoded line must be encoded.
+            let last_on_line = i + 1 == data.len() || (text && is_crlf(i + 1));
+            let literal_at = |col: usize| match b {
+                b'=' => false,
+                b' ' | b'\t' => !last_on_line,
+                b'.' => col != 0,
+                b'F' => col != 0 || !data[i..].starts_with(b"From "),
+                33..=126 => true,
+                _ => false,
+            };
+            let width = |col: usize| if literal_at(col) { 1 } else { 3 };
+            // Rule 5: at most 76 characters per line; a line that continues needs room for
+            // the soft break `=`, so its content stops at 75.
+            let limit = if last_on_line {
+                ENCODED_LINE
+            } else {
+                ENCODED_LINE - 1
+            };
+            if col + width(col) > limit {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+            }
+            if literal_at(col) {
+                out.push(b);
+                col += 1;
+            } else {
+                out.extend_from_slice(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+                col += 3;
+            }
+            i += 1;
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -653,5 +801,75 @@ mod tests {
         let (_, raw) = encode_body(b"a\nb", Some(TransferEncoding::Base64), false)
             .expect("base64 never fails");
         assert_eq!(raw, encode_base64(b"a\nb"));
+    }
+
+    /// The one-pass encoder gives the reference encoder's bytes, and the one-scan choice the
+    /// reference choice, for bodies built from the pieces that steer them: every kind of line
+    /// break, `.` and `From ` at line starts, `=`, trailing white space, NUL, non-ASCII, long
+    /// runs that cross the 76-column soft break and the 998-octet line limit.
+    mod same_as_reference {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const PIECES: [&[u8]; 16] = [
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b".",
+            b"From ",
+            b"F",
+            b"=",
+            b" ",
+            b"\t",
+            b"\0",
+            "\u{f1}".as_bytes(),
+            b"\xff",
+            b"abc",
+            b"x",
+            b"0123456789012345678901234567890123456789012345678901234567890123456789012345",
+            b"-",
+        ];
+
+        /// The choice `auto_encode` made before it scanned once (kept for this comparison).
+        fn reference_auto(body: &[u8]) -> (TransferEncoding, Vec<u8>) {
+            let data = normalize_line_endings(body);
+            let risky = data
+                .split(|&b| b == b'\n')
+                .any(|l| l.starts_with(b".") || l.starts_with(b"From "));
+            if first_issue(&data, false).is_none() && !risky {
+                return (TransferEncoding::SevenBit, data.into_owned());
+            }
+            let qp = super::super::reference::quoted_printable_normalized(&data, true);
+            if qp.len() <= base64_len(data.len()) {
+                (TransferEncoding::QuotedPrintable, qp)
+            } else {
+                (TransferEncoding::Base64, encode_base64(&data))
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000)
+            ))]
+            #[test]
+            fn qp_and_choice(picks in proptest::collection::vec((0..PIECES.len(), 1usize..30), 0..60)) {
+                let mut body = Vec::new();
+                for (p, n) in picks {
+                    for _ in 0..n.min(if PIECES[p].len() > 10 { 15 } else { n }) {
+                        body.extend_from_slice(PIECES[p]);
+                    }
+                }
+                let normalized = normalize_line_endings(&body);
+                prop_assert_eq!(
+                    quoted_printable(&body, true),
+                    super::super::reference::quoted_printable_normalized(&normalized, true)
+                );
+                prop_assert_eq!(
+                    quoted_printable(&body, false),
+                    super::super::reference::quoted_printable_normalized(&body, false)
+                );
+                prop_assert_eq!(auto_encode(&body, true), reference_auto(&body));
+            }
+        }
     }
 }

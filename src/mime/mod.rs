@@ -390,7 +390,8 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
     let root = render_part(&msg.body, seed, &mut path, utf8)?;
     out.push_str(&root.headers);
     out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
+    let mut bytes = Vec::with_capacity(out.len() + root.body.len() + 2);
+    bytes.extend_from_slice(out.as_bytes());
     bytes.extend_from_slice(&root.body);
     if !bytes.ends_with(b"\r\n") {
         bytes.extend_from_slice(b"\r\n");
@@ -400,9 +401,10 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
 
 /// A part ready to be written: its header fields (each ending in CRLF) and its encoded
 /// body (no trailing CRLF of its own unless the content ends with a line break).
-struct Rendered {
+struct Rendered<'a> {
     headers: String,
-    body: Vec<u8>,
+    /// Borrowed when the part was encoded once for every message (a static attachment).
+    body: std::borrow::Cow<'a, [u8]>,
     /// The body cannot hold a delimiter of ours: quoted-printable writes `=` only before two
     /// hex digits or a line break and base64 has no `-` or `_`, so `--=_…` never occurs in
     /// them (and a multipart made only of such parts has only its own random delimiters).
@@ -412,24 +414,24 @@ struct Rendered {
     media_type: String,
 }
 
-fn render_part(
-    part: &Part,
+fn render_part<'a>(
+    part: &'a Part,
     seed: &[u8],
     path: &mut Vec<usize>,
     utf8: bool,
-) -> Result<Rendered, EmitError> {
+) -> Result<Rendered<'a>, EmitError> {
     match part {
         Part::Leaf(leaf) => render_leaf(leaf, utf8),
         Part::Multipart(mp) => render_multipart(mp, seed, path, utf8),
     }
 }
 
-fn render_multipart(
-    mp: &Multipart,
+fn render_multipart<'a>(
+    mp: &'a Multipart,
     seed: &[u8],
     path: &mut Vec<usize>,
     utf8: bool,
-) -> Result<Rendered, EmitError> {
+) -> Result<Rendered<'a>, EmitError> {
     if path.len() >= MAX_DEPTH {
         return Err(EmitError::TooDeep(MAX_DEPTH));
     }
@@ -457,8 +459,16 @@ fn render_multipart(
     params.push(("boundary", boundary.as_str()));
     let headers = header::with_params("Content-Type", &media_type, &params)?;
 
-    // RFC 2046 §5.1.1: no preamble; the CRLF before each delimiter belongs to it.
-    let mut body = Vec::new();
+    // RFC 2046 §5.1.1: no preamble; the CRLF before each delimiter belongs to it. Sized
+    // once: growing it part by part copied every child again.
+    let delimiters = (children.len() + 1) * (boundary.len() + 8);
+    let mut body = Vec::with_capacity(
+        children
+            .iter()
+            .map(|c| c.headers.len() + c.body.len())
+            .sum::<usize>()
+            + delimiters,
+    );
     for (i, child) in children.iter().enumerate() {
         if i > 0 {
             body.extend_from_slice(b"\r\n");
@@ -475,7 +485,7 @@ fn render_multipart(
     body.extend_from_slice(b"--");
     Ok(Rendered {
         headers,
-        body,
+        body: body.into(),
         safe: children.iter().all(|c| c.safe),
         media_type,
     })
@@ -484,7 +494,11 @@ fn render_multipart(
 /// The first boundary candidate whose delimiter `--boundary` occurs nowhere in the
 /// children (headers or bodies, nested multiparts included). Checking anywhere, not only
 /// at line starts, is stricter than RFC 2046 requires and just as cheap.
-fn pick_boundary(seed: &[u8], path: &[usize], children: &[Rendered]) -> Result<String, EmitError> {
+fn pick_boundary(
+    seed: &[u8],
+    path: &[usize],
+    children: &[Rendered<'_>],
+) -> Result<String, EmitError> {
     for attempt in 0..MAX_BOUNDARY_ATTEMPTS {
         let boundary = ident::boundary(seed, path, attempt);
         let delimiter = format!("--{boundary}");
@@ -551,7 +565,7 @@ pub fn check_filename(name: &str) -> Result<(), EmitError> {
     }
 }
 
-fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
+fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered<'_>, EmitError> {
     let (ty, sub) = media_type(&leaf.media_type)?;
     let full_type = format!("{ty}/{sub}");
     let is_text = ty == "text";
@@ -610,10 +624,11 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered, EmitError> {
     let mut headers = header::with_params("Content-Type", &full_type, &params)?;
 
     let (encoding, body) = match &leaf.encoded {
-        Some(pre) if !is_text && ty != "message" => (pre.0, pre.1.clone()),
+        Some(pre) if !is_text && ty != "message" => (pre.0, std::borrow::Cow::Borrowed(&pre.1[..])),
         _ => {
             check_charset(&leaf.body, charset.as_deref(), &full_type)?;
-            encode_leaf(leaf, &ty, &sub, &full_type, is_text)?
+            let (encoding, body) = encode_leaf(leaf, &ty, &sub, &full_type, is_text)?;
+            (encoding, body.into())
         }
     };
     headers.push_str(&format!("Content-Transfer-Encoding: {encoding}\r\n"));

@@ -422,7 +422,7 @@ impl Renderer<'_> {
         }
         let body = if media_type.eq_ignore_ascii_case("text/html") {
             let html = String::from_utf8(body).unwrap_or_default();
-            let html = crate::cid::rewrite(&html, &self.cids);
+            let html = crate::cid::rewrite(html, &self.cids);
             // A `cid:` that no inline part answers is a broken image for this recipient
             // (typically a name built from data, `cid:{{ item.image }}`).
             if let Some(missing) = crate::cid::references(&html)

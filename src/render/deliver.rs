@@ -83,7 +83,8 @@ impl Renderer<'_> {
     /// that off or the part is a file sent as it is.
     pub(super) fn finish_html(&mut self, l: &LeafPlan, html: String) -> Option<String> {
         let from_file = matches!(l.source, Source::Asset(_) | Source::File(_));
-        if !self.plan.deliver.inline_css || from_file {
+        // Nothing to inline without a `<style>`: the HTML moves on without a copy.
+        if !self.plan.deliver.inline_css || from_file || !css::has_style(&html) {
             return Some(html);
         }
         match css::inline(&html) {
