@@ -6,20 +6,31 @@
 //! - every link is kept: the link text stays in place, marked `[text][n]`, and the URLs are
 //!   listed at the end as `[n]: https://...` footnotes (a URL in the flow of a sentence is
 //!   unreadable, and a text part without the URLs is useless);
-//! - tables become lines (a data table keeps its columns side by side, without borders);
+//! - tables become lines (a data table keeps its columns side by side, without borders); a
+//!   table of one column is layout, not data, and reads as the blocks it holds;
 //! - images show their `alt` text; an image without one is left out;
 //! - no HTML entity is left (`&amp;` is `&`), no markup, no hidden content (anything styled
 //!   `display: none`, such as an inbox preheader, and conditional comments);
 //! - lines of at most 78 characters except for long words and URLs, which are never broken;
 //!   no trailing white space, no run of more than one blank line, one final newline.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use html2text::render::PlainDecorator;
+use html2text::{Element, Handle, local_name};
+
+/// html2text's DOM node (its module is private; the type is reached through [`Handle`], an
+/// `Rc` of it; html2text is pinned exactly, so this shape cannot change under us).
+type DomNode = <Handle as std::ops::Deref>::Target;
 
 /// Width of the derived text (RFC 5322 §2.1.1: lines SHOULD be at most 78 characters).
 pub const WIDTH: usize = 78;
 
-/// Narrowest table column: a price (`1.234,50 €`) or a short word is never broken.
-const MIN_COLUMN: usize = 10;
+/// Narrowest table column: a price (`$ 37.000,00`, `1.234.567,50 €`) or a short word is never
+/// broken. html2text lets a column shrink to this width whatever its longest word, and gives
+/// the rest to the columns with the most text (an order line's description).
+const MIN_COLUMN: usize = 16;
 
 /// Why no text could be derived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,10 +108,108 @@ fn unwrap_image_links(line: &str) -> String {
 /// # Errors
 /// [`TextError`] when html2text cannot lay the document out.
 pub fn from_html(html: &str) -> Result<String, TextError> {
-    let raw = config()
-        .string_from_read(html.as_bytes(), WIDTH)
-        .map_err(|e| TextError(e.to_string()))?;
+    let fail = |e: html2text::Error| TextError(e.to_string());
+    let config = config();
+    let dom = config.parse_html(html.as_bytes()).map_err(fail)?;
+    unwrap_layout_tables(&dom.document);
+    let tree = config.dom_to_render_tree(&dom).map_err(fail)?;
+    let raw = config.render_to_string(tree, WIDTH).map_err(fail)?;
     Ok(tidy(&raw))
+}
+
+/// Mail HTML is laid out with tables, most of them one column wide: a header row, a content
+/// row, a footer row. html2text renders each table row in a box of its own and drops the
+/// blank line between rows, so the heading sticks to the logo and the footer to the last
+/// paragraph. A table whose rows have one cell each is layout, not data: each cell becomes a
+/// `div` in the table's place, and its paragraphs are spaced like any others. Tables of two or
+/// more columns (an order's lines, label and value side by side) stay tables.
+fn unwrap_layout_tables(root: &Handle) {
+    // Every node in document order, without recursion (templates can nest deeply); then
+    // handled in reverse, so a cell's content is final before the cell is moved.
+    let mut order = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(node) = stack.pop() {
+        stack.extend(node.children.borrow().iter().cloned());
+        order.push(node);
+    }
+    for node in order.iter().rev() {
+        if !node
+            .children
+            .borrow()
+            .iter()
+            .any(|c| tag(c) == Some("table"))
+        {
+            continue;
+        }
+        let children = node.children.take();
+        let mut out = Vec::with_capacity(children.len());
+        for child in children {
+            match layout_cells(&child) {
+                Some(cells) => out.extend(cells.iter().map(as_div)),
+                None => out.push(child),
+            }
+        }
+        *node.children.borrow_mut() = out;
+    }
+}
+
+/// `node`'s local name, when it is an element.
+fn tag(node: &Handle) -> Option<&str> {
+    match &node.data {
+        Element { name, .. } => Some(&name.local),
+        _ => None,
+    }
+}
+
+/// The element children of `node` named `names`.
+fn elements(node: &Handle, names: &[&str]) -> Vec<Handle> {
+    node.children
+        .borrow()
+        .iter()
+        .filter(|c| tag(c).is_some_and(|t| names.contains(&t)))
+        .cloned()
+        .collect()
+}
+
+/// The cells of a table whose every row has at most one cell (rows directly in the table or in
+/// `thead`, `tbody`, `tfoot`, as HTML's table model has them); `None` for anything else.
+fn layout_cells(node: &Handle) -> Option<Vec<Handle>> {
+    if tag(node)? != "table" {
+        return None;
+    }
+    let mut rows = elements(node, &["tr"]);
+    for g in elements(node, &["thead", "tbody", "tfoot"]) {
+        rows.extend(elements(&g, &["tr"]));
+    }
+    let mut cells = Vec::new();
+    for row in rows {
+        let row_cells = elements(&row, &["td", "th"]);
+        if row_cells.len() > 1 {
+            return None;
+        }
+        cells.extend(row_cells);
+    }
+    Some(cells)
+}
+
+/// A `div` with the cell's attributes (its `style`, so `display: none` still hides it) and
+/// its children.
+fn as_div(cell: &Handle) -> Handle {
+    let Element { name, attrs, .. } = &cell.data else {
+        return cell.clone();
+    };
+    let mut name = name.clone();
+    name.local = local_name!("div");
+    Rc::new(DomNode {
+        parent: Cell::new(None),
+        children: RefCell::new(cell.children.take()),
+        data: Element {
+            name,
+            attrs: RefCell::new(attrs.borrow().clone()),
+            template_contents: RefCell::new(None),
+            mathml_annotation_xml_integration_point: false,
+        },
+    })
 }
 
 /// The `href` targets of the links in `html` that a reader can follow (`http:`, `https:`,
@@ -238,6 +347,56 @@ o <a href="mailto:ayuda@olivo.example">escríbenos</a>. &lt;3 &#8364;</p>"#;
             "{text}"
         );
         assert!(!text.contains('│') && !text.contains('─'), "{text}");
+    }
+
+    #[test]
+    fn one_column_tables_read_as_blocks() {
+        let html = r#"<table role="presentation">
+<tr><td><a href="https://olivo.example/"><img src="cid:logo" alt="Olivo"></a></td></tr>
+<tr><td><h1>Datos actualizados</h1>
+  <table><tbody><tr><td><p>Teléfono</p>
+    <table><tr><td>Antes</td><td>+34 600 000 123</td></tr>
+      <tr><td>Ahora</td><td>+34 600 000 789</td></tr></table></td></tr>
+  <tr><td><p>Dirección</p></td></tr></tbody></table>
+  <p><a href="https://olivo.example/cuenta">Ir a mi cuenta</a></p></td></tr>
+<tr><td style="display:none">Preheader</td></tr>
+<tr><td><p>¿Dudas?</p></td></tr></table>"#;
+        assert_eq!(
+            from_html(html).unwrap(),
+            "[Olivo][1]\n\n# Datos actualizados\n\nTeléfono\n\nAntes +34 600 000 123\n\
+             Ahora +34 600 000 789\n\nDirección\n\n[Ir a mi cuenta][2]\n\n¿Dudas?\n\n\
+             [1]: https://olivo.example/\n[2]: https://olivo.example/cuenta\n"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_tables_do_not_exhaust_the_stack() {
+        let depth = 20_000;
+        let html = format!(
+            "{}<p>Hola</p>{}",
+            "<table><tr><td>".repeat(depth),
+            "</td></tr></table>".repeat(depth)
+        );
+        // html2text gives up on very deep documents with an error; neither may crash.
+        let _ = from_html(&html);
+    }
+
+    #[test]
+    fn prices_in_narrow_columns_are_not_broken() {
+        let line = |name: &str, price: &str| {
+            format!(
+                "<tr><td>{name}<br>Virola de alpaca, hecha a mano en Salta por artesanos \
+                 de la zona</td><td>2</td><td>{price}</td></tr>"
+            )
+        };
+        let html = format!(
+            "<table><tr><th>Artículo</th><th>Cant.</th><th>Total</th></tr>{}{}</table>",
+            line("Mate de calabaza «Don Ñandú»", "$&nbsp;37.000,00"),
+            line("Bombilla", "1.234.567,50&nbsp;€")
+        );
+        let text = from_html(&html).unwrap();
+        assert!(text.contains("$\u{a0}37.000,00"), "{text}");
+        assert!(text.contains("1.234.567,50\u{a0}€"), "{text}");
     }
 
     #[test]
