@@ -114,7 +114,84 @@ pub fn from_html(html: &str) -> Result<String, TextError> {
     unwrap_layout_tables(&dom.document);
     let tree = config.dom_to_render_tree(&dom).map_err(fail)?;
     let raw = config.render_to_string(tree, WIDTH).map_err(fail)?;
-    Ok(tidy(&raw))
+    Ok(merge_footnotes(tidy(&raw)))
+}
+
+/// One footnote line, `[n]: URL`.
+fn footnote(line: &str) -> Option<(usize, &str)> {
+    let (n, url) = line.strip_prefix('[')?.split_once("]: ")?;
+    Some((n.parse().ok()?, url))
+}
+
+/// html2text numbers every link, so a URL linked twice (the body's "Go to my account" and the
+/// footer's "My account") was listed twice. Each URL keeps the number of its first link, and
+/// the numbers stay consecutive. The text is left as it is unless each marker `][n]` is found
+/// exactly once (a marker split by a narrow table column must not end up naming another URL).
+fn merge_footnotes(text: String) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    // The footnotes are the last block, after the last blank line.
+    let start = lines
+        .iter()
+        .rposition(|l| l.is_empty())
+        .map_or(0, |i| i + 1);
+    let Some(notes) = lines[start..]
+        .iter()
+        .map(|l| footnote(l))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return text;
+    };
+    if notes.iter().enumerate().any(|(i, (n, _))| *n != i + 1) {
+        return text;
+    }
+    let mut urls: Vec<&str> = Vec::new();
+    // The new number of footnote `n`, at `n - 1`.
+    let mut number = Vec::with_capacity(notes.len());
+    for (_, url) in &notes {
+        let at = urls.iter().position(|u| u == url).unwrap_or_else(|| {
+            urls.push(url);
+            urls.len() - 1
+        });
+        number.push(at + 1);
+    }
+    if urls.len() == notes.len() {
+        return text;
+    }
+    let mut seen = vec![0usize; notes.len()];
+    let mut out = renumber_markers(&lines[..start].join("\n"), &number, &mut seen);
+    if seen.iter().any(|&c| c != 1) {
+        return text;
+    }
+    out.push('\n');
+    for (i, url) in urls.iter().enumerate() {
+        out.push_str(&format!("[{}]: {url}\n", i + 1));
+    }
+    out
+}
+
+/// `body` with each link marker `][n]` written `][number[n - 1]]`, counting in `seen` how
+/// often each `n` was found.
+fn renumber_markers(body: &str, number: &[usize], seen: &mut [usize]) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = rest.find("][") {
+        out.push_str(&rest[..i + 2]);
+        rest = &rest[i + 2..];
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let old = rest[..digits]
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=number.len()).contains(n) && rest[digits..].starts_with(']'));
+        if let Some(n) = old {
+            seen[n - 1] += 1;
+            out.push_str(&number[n - 1].to_string());
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Mail HTML is laid out with tables, most of them one column wide: a header row, a content
@@ -367,6 +444,26 @@ o <a href="mailto:ayuda@olivo.example">escríbenos</a>. &lt;3 &#8364;</p>"#;
              Ahora +34 600 000 789\n\nDirección\n\n[Ir a mi cuenta][2]\n\n¿Dudas?\n\n\
              [1]: https://olivo.example/\n[2]: https://olivo.example/cuenta\n"
         );
+    }
+
+    #[test]
+    fn a_url_linked_twice_is_one_footnote() {
+        let html = r#"<p><a href="https://o.example/cuenta">Ir a mi cuenta</a> o
+<a href="https://o.example/ayuda">ayuda</a></p>
+<p><a href="https://o.example/cuenta">Mi cuenta</a> · <a href="https://o.example/baja">Baja</a></p>"#;
+        assert_eq!(
+            from_html(html).unwrap(),
+            "[Ir a mi cuenta][1] o [ayuda][2]\n\n[Mi cuenta][1] · [Baja][3]\n\n\
+             [1]: https://o.example/cuenta\n[2]: https://o.example/ayuda\n\
+             [3]: https://o.example/baja\n"
+        );
+        // A marker split over two lines (a narrow column) leaves the numbers alone.
+        let split = "[a][1] [b][\n2] [c][3]\n\n[1]: u\n[2]: v\n[3]: u\n".to_string();
+        assert_eq!(merge_footnotes(split.clone()), split);
+        // Text without footnotes, or without repeats, is unchanged.
+        for t in ["Hola\n", "[a][1]\n\n[1]: u\n", "Hola\n\n[1] no es nota\n"] {
+            assert_eq!(merge_footnotes(t.to_string()), t);
+        }
     }
 
     #[test]
