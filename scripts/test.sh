@@ -76,8 +76,8 @@ python3 scripts/check_mime.py "${reports[@]}" "$tmp/a"
 step "snapshots of every fixture (mailspec test)"
 "$bin" test
 
-step "adversarial corpus output (written by cargo test) through the checker"
-python3 scripts/check_mime.py target/adversarial-out
+step "adversarial corpus and derived-text output (written by cargo test) through the checker"
+python3 scripts/check_mime.py target/adversarial-out target/derived-text-out
 
 step "invalid specs are rejected"
 for spec in specs/invalid/*.yaml; do

@@ -287,7 +287,7 @@ pub struct DeliverPlan {
     pub feedback_id: Option<Keyed<Text>>,
     /// Inline the CSS of HTML parts made by templates.
     pub inline_css: bool,
-    /// Derive a text alternative from the HTML when the shorthand gives no `text`.
+    /// Derive a text alternative for each HTML part that has none.
     pub derive_text: bool,
     /// DKIM signing settings, used when signing is asked for.
     pub dkim: Option<DkimPlan>,

@@ -93,3 +93,34 @@ fn fuzz_one_line_spec_loads() {
     let spec = format!("mailspec: 1\nx: [{}1]\n", "1,".repeat(128 << 10));
     common::spec_loader(spec.as_bytes());
 }
+
+/// A `spec_loader` seed named after an example is a copy of that example, taken when the seed
+/// was written: it must still compile (as the fuzz target compiles it, in `specs/`) with no
+/// error, or the fuzzer starts from a rejected spec and rarely reaches the renderer.
+#[test]
+fn seeds_named_after_examples_are_valid_specs() {
+    let root = crate::util::root();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root.join("fuzz/seeds/spec_loader")).expect("seeds") {
+        let path = entry.expect("readable").path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !root.join("specs").join(name).exists() {
+            continue;
+        }
+        let mut sources = mailspec::diag::Sources::default();
+        let text = std::fs::read_to_string(&path).expect("UTF-8 seed");
+        let id = sources.add("fuzz.yaml", text);
+        if let Err((s, d)) =
+            mailspec::spec::compile_source(&root.join("specs/fuzz.yaml"), sources, id)
+        {
+            panic!(
+                "fuzz/seeds/spec_loader/{name} is not a valid spec:\n{}",
+                s.render(&d)
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} seeds named after an example");
+}

@@ -6,8 +6,9 @@
 //! 1. templates are expanded per record ([`crate::render`]);
 //! 2. [`css::inline`] moves the CSS of `<style>` blocks into `style` attributes of the rendered
 //!    HTML (many clients drop `<style>`), keeping the at-rules (`@media`) in a `<style>` block;
-//! 3. [`text::from_html`] derives the plain-text part from the rendered HTML when the spec gives
-//!    none: links as numbered footnotes, tables readable, no HTML entities left;
+//! 3. [`text::from_html`] derives a plain-text alternative from each rendered HTML part that has
+//!    none, in the shorthand and in a `body` tree (where it goes: `Renderer::with_text` in
+//!    `render/deliver.rs`): links as numbered footnotes, tables readable, no HTML entities left;
 //! 4. MIME is assembled and emitted ([`crate::mime::emit`]);
 //! 5. [`dkim::Signer::sign`] prepends a `DKIM-Signature` (RFC 6376) over the emitted bytes.
 //!

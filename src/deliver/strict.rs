@@ -24,6 +24,8 @@ fn pointer(c: &CompiledSpec, kind: FindingKind) -> &'static str {
     match kind {
         FindingKind::MessageIdDomain if m.message_id.is_some() => "/message/message_id/domain",
         FindingKind::MessageIdDomain => "/message/from",
+        // The key that turned the derived text off is what to change.
+        FindingKind::NoTextPart if m.derive_text == Some(false) => "/message/derive_text",
         _ if m.body.is_some() => "/message/body",
         _ if m.html.is_some() => "/message/html",
         _ => "/message",

@@ -22,7 +22,8 @@ impl Renderer<'_> {
                     ));
                     return None;
                 }
-                parts.pop()
+                let body = parts.pop()?;
+                self.with_text(body, "message.body")
             }
             Body::Shorthand {
                 text,
@@ -187,14 +188,6 @@ impl Renderer<'_> {
             .map(|l| self.leaf(l, None))
             .collect();
         let mut alternatives: Vec<mime::Leaf> = rendered.into_iter().collect::<Option<_>>()?;
-        // A spec with HTML and no text gets a text alternative derived from the final HTML.
-        if text.is_none()
-            && self.plan.deliver.derive_text
-            && let (Some(h), Some(first)) = (html, alternatives.first())
-        {
-            let derived = self.derived_text(first, &h.key)?;
-            alternatives.insert(0, derived);
-        }
         // The Content-IDs this message's HTML actually references: an inline part nobody looks
         // at (a product picture for an item not in this cart) is left out of this message.
         let referenced: Vec<String> = alternatives
@@ -210,6 +203,10 @@ impl Renderer<'_> {
                 parts: alternatives.into_iter().map(mime::Part::Leaf).collect(),
             }),
         };
+        // HTML without `text` gets a text alternative derived from the final HTML.
+        if let Some(h) = html {
+            body = self.with_text(body, &h.key)?;
+        }
         let keep = |id: Option<&str>| id.is_none_or(|id| referenced.iter().any(|r| r == id));
         let used = self.all_leaves(inline, &keep)?;
         if !used.is_empty() {

@@ -96,9 +96,72 @@ impl Renderer<'_> {
         }
     }
 
+    /// The body with a `text/plain` alternative derived for each HTML part that has none,
+    /// unless the spec says `derive_text: false`. The one place that decides, for the shorthand
+    /// and for a `body` tree alike; `key` is the spec key errors point at.
+    ///
+    /// RFC 2046 §5.1.4: alternatives go in increasing faithfulness, so the text goes first.
+    /// - an HTML leaf on its own (the body, or a child of `multipart/mixed`) becomes
+    ///   `alternative[text, html]`;
+    /// - a `multipart/related` whose root (its first part, RFC 2387 §3.2) is HTML becomes
+    ///   `alternative[text, related[html, ...]]`: the text references none of the related
+    ///   parts, so a reader that picks the text never sees the images as attachments;
+    /// - a `multipart/alternative` without a `text/plain` child gets one first, derived from
+    ///   its last HTML child (the one a client shows);
+    /// - attachments and the children of other multipart subtypes (`signed`, `report`, ...),
+    ///   whose structure means something else, are left as they are.
+    pub(super) fn with_text(&mut self, part: mime::Part, key: &str) -> Option<mime::Part> {
+        if !self.plan.deliver.derive_text {
+            return Some(part);
+        }
+        self.add_text(part, key)
+    }
+
+    fn add_text(&mut self, part: mime::Part, key: &str) -> Option<mime::Part> {
+        let mut m = match part {
+            mime::Part::Leaf(l) if shows_html(&l) => {
+                let text = self.derived_text(&l, key)?;
+                return Some(alternative(text, mime::Part::Leaf(l)));
+            }
+            mime::Part::Multipart(m) => m,
+            leaf => return Some(leaf),
+        };
+        let subtype = m.subtype.to_ascii_lowercase();
+        match subtype.as_str() {
+            "alternative" if !m.parts.iter().any(is_plain_text) => {
+                if let Some(html) = m.parts.iter().rev().find_map(html_of) {
+                    let text = self.derived_text(html, key)?;
+                    m.parts.insert(0, mime::Part::Leaf(text));
+                }
+            }
+            "related" => {
+                if let Some(html) = m.parts.first().and_then(html_of) {
+                    let text = self.derived_text(html, key)?;
+                    return Some(alternative(text, mime::Part::Multipart(m)));
+                }
+                // A root that is itself a container (`related[alternative[...], images]`).
+                let mut parts = std::mem::take(&mut m.parts).into_iter();
+                if let Some(root) = parts.next() {
+                    m.parts.push(self.add_text(root, key)?);
+                }
+                m.parts.extend(parts);
+            }
+            "mixed" => {
+                let children = std::mem::take(&mut m.parts);
+                let done: Vec<Option<mime::Part>> = children
+                    .into_iter()
+                    .map(|c| self.add_text(c, key))
+                    .collect();
+                m.parts = done.into_iter().collect::<Option<_>>()?;
+            }
+            _ => {}
+        }
+        Some(mime::Part::Multipart(m))
+    }
+
     /// A `text/plain` part derived from the final HTML (RFC 2046 §5.1.4: the plainest
     /// alternative goes first).
-    pub(super) fn derived_text(&mut self, html: &mime::Leaf, key: &str) -> Option<mime::Leaf> {
+    fn derived_text(&mut self, html: &mime::Leaf, key: &str) -> Option<mime::Leaf> {
         let source = std::str::from_utf8(&html.body).unwrap_or_default();
         match text::from_html(source) {
             Ok(t) => {
@@ -112,6 +175,39 @@ impl Renderer<'_> {
             }
         }
     }
+}
+
+/// An HTML part a reader sees as the message (not an attachment).
+fn shows_html(l: &mime::Leaf) -> bool {
+    l.media_type.eq_ignore_ascii_case("text/html")
+        && l.disposition
+            .as_ref()
+            .is_none_or(|d| d.kind != mime::DispositionKind::Attachment)
+}
+
+/// A `text/plain` part that is not an attachment.
+fn is_plain_text(p: &mime::Part) -> bool {
+    matches!(p, mime::Part::Leaf(l) if l.media_type.eq_ignore_ascii_case("text/plain")
+        && l.disposition.as_ref().is_none_or(|d| d.kind != mime::DispositionKind::Attachment))
+}
+
+/// The HTML a part shows: itself, or the root of a `multipart/related`.
+fn html_of(p: &mime::Part) -> Option<&mime::Leaf> {
+    match p {
+        mime::Part::Leaf(l) if shows_html(l) => Some(l),
+        mime::Part::Multipart(m) if m.subtype.eq_ignore_ascii_case("related") => {
+            m.parts.first().and_then(html_of)
+        }
+        _ => None,
+    }
+}
+
+/// `multipart/alternative` of the text and the part it renders in plain text.
+fn alternative(text: mime::Leaf, richer: mime::Part) -> mime::Part {
+    mime::Part::Multipart(mime::Multipart {
+        subtype: "alternative".into(),
+        parts: vec![mime::Part::Leaf(text), richer],
+    })
 }
 
 /// Signs the emitted bytes.

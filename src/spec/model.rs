@@ -314,6 +314,10 @@ pub struct MessageSpec {
     /// `@media` rules in a `<style>` block. Default `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inline_css: Option<bool>,
+    /// Derive a `text/plain` alternative from each HTML part that has none: in the shorthand
+    /// (`html` without `text`) and in a `body` tree. Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derive_text: Option<bool>,
 }
 
 /// A string or a list of strings.

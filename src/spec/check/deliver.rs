@@ -1,5 +1,5 @@
-//! `message.class`, `unsubscribe`, `list_id`, `feedback_id`, `inline_css`, and `dkim`: what
-//! makes the message welcome in an inbox (see [`crate::deliver`]).
+//! `message.class`, `unsubscribe`, `list_id`, `feedback_id`, `inline_css`, `derive_text` and
+//! `dkim`: what makes the message welcome in an inbox (see [`crate::deliver`]).
 
 use super::Checker;
 use crate::deliver::{dkim, list};
@@ -96,7 +96,7 @@ impl Checker<'_> {
             list_id,
             feedback_id,
             inline_css: m.inline_css.unwrap_or(true),
-            derive_text: true,
+            derive_text: m.derive_text.unwrap_or(true),
             dkim,
         }
     }
