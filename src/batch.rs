@@ -326,10 +326,14 @@ fn run_parallel(
     out: &mut Writer<'_>,
 ) -> std::io::Result<()> {
     use std::sync::mpsc::sync_channel;
-    // Both channels hold a whole window, so neither side ever blocks on a send.
-    let window = jobs * 16;
-    let (work_tx, work_rx) = sync_channel::<(usize, Item)>(window);
-    let (done_tx, done_rx) = sync_channel::<(usize, Prepared)>(window);
+    // Records travel in chunks: a channel hand-over (and the wake-up of a sleeping thread)
+    // per record cost more than a small render. Both channels hold a whole window of chunks,
+    // so neither side ever blocks on a send; at most `window` records are in flight.
+    const CHUNK: usize = 8;
+    let chunks = jobs * 4;
+    let window = chunks * CHUNK;
+    let (work_tx, work_rx) = sync_channel::<Vec<(usize, Item)>>(chunks);
+    let (done_tx, done_rx) = sync_channel::<Vec<(usize, Prepared)>>(chunks);
     let work_rx = std::sync::Mutex::new(work_rx);
     std::thread::scope(|s| {
         for _ in 0..jobs {
@@ -340,11 +344,12 @@ fn run_parallel(
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok((seq, item)) = next else { return };
-                    if done_tx
-                        .send((seq, prepare(c, item, opts, assets, stager)))
-                        .is_err()
-                    {
+                    let Ok(chunk) = next else { return };
+                    let done = chunk
+                        .into_iter()
+                        .map(|(seq, item)| (seq, prepare(c, item, opts, assets, stager)))
+                        .collect();
+                    if done_tx.send(done).is_err() {
                         return;
                     }
                 }
@@ -355,20 +360,25 @@ fn run_parallel(
         let (mut sent, mut written, mut more) = (0usize, 0usize, true);
         loop {
             while more && sent - written < window {
-                match items.next() {
-                    Some(item) => {
-                        // The receivers live until the scope ends: this cannot fail.
-                        let _ = work_tx.send((sent, item));
-                        sent += 1;
-                    }
-                    None => more = false,
+                let chunk: Vec<(usize, Item)> = items
+                    .by_ref()
+                    .take(CHUNK)
+                    .enumerate()
+                    .map(|(i, item)| (sent + i, item))
+                    .collect();
+                more = chunk.len() == CHUNK;
+                if chunk.is_empty() {
+                    break;
                 }
+                sent += chunk.len();
+                // The receivers live until the scope ends: this cannot fail.
+                let _ = work_tx.send(chunk);
             }
             if written == sent {
                 break;
             }
-            let Ok((seq, p)) = done_rx.recv() else { break };
-            pending.insert(seq, p);
+            let Ok(done) = done_rx.recv() else { break };
+            pending.extend(done);
             while let Some(p) = pending.remove(&written) {
                 written += 1;
                 if !out.write(p)? {
@@ -378,10 +388,10 @@ fn run_parallel(
                 }
             }
         }
-        // Closing the work queue ends the workers (after their record in hand).
+        // Closing the work queue ends the workers (after the chunk in hand).
         drop(work_tx);
         // Rendered after the batch stopped: staged work that is never stored is undone.
-        for (_, p) in pending.into_iter().chain(done_rx.iter()) {
+        for (_, p) in pending.into_iter().chain(done_rx.iter().flatten()) {
             out.discard(p);
         }
         Ok(())

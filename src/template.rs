@@ -117,20 +117,32 @@ fn html_formatter(
         return write!(out, "{value}").map_err(Error::from);
     }
     // minijinja's HTML escaping also encodes `/`, which bloats and obscures URLs in `href`;
-    // these five are what HTML needs (text and double- or single-quoted attributes).
-    let s = value.to_string();
-    let mut escaped = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
+    // these five are what HTML needs (text and double- or single-quoted attributes). Runs
+    // between them are written as they are: no copy of a string value, no per-char pushes.
+    let owned;
+    let s = match value.as_str() {
+        Some(s) => s,
+        None => {
+            owned = value.to_string();
+            &owned
         }
+    };
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // The five are ASCII, so `i` is a character boundary.
+        out.write_str(&s[plain..i]).map_err(Error::from)?;
+        out.write_str(entity).map_err(Error::from)?;
+        plain = i + 1;
     }
-    out.write_str(&escaped).map_err(Error::from)
+    out.write_str(&s[plain..]).map_err(Error::from)
 }
 
 fn address_formatter(

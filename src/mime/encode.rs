@@ -366,15 +366,17 @@ pub fn encode_quoted_printable(input: &[u8], text: bool) -> Vec<u8> {
     quoted_printable(input, text)
 }
 
-/// Printable ASCII but `=`: written as itself anywhere but at the end of a line (a space
-/// there must be encoded) and, for `.` and `F`, at the start of one.
+/// Printable ASCII but `=`, and space and TAB: written as themselves anywhere but at the end
+/// of a line (white space there must be encoded, rule 3) and, for `.` and `F`, at the start
+/// of one.
 const QP_PLAIN: [bool; 256] = {
     let mut t = [false; 256];
-    let mut b = 33;
+    let mut b = 32;
     while b <= 126 {
         t[b] = b != b'=' as usize;
         b += 1;
     }
+    t[b'\t' as usize] = true;
     t
 };
 
@@ -417,10 +419,10 @@ fn qp_line(line: &[u8], out: &mut Vec<u8>) {
             && (col != 0 || (b != b'.' && b != b'F'))
         {
             let stop = (n - 1).min(i + (ENCODED_LINE - 1 - col));
-            let mut j = i + 1;
-            while j < stop && QP_PLAIN[usize::from(line[j])] {
-                j += 1;
-            }
+            let j = line[i + 1..stop]
+                .iter()
+                .position(|&c| !QP_PLAIN[usize::from(c)])
+                .map_or(stop, |k| i + 1 + k);
             out.extend_from_slice(&line[i..j]);
             col += j - i;
             i = j;

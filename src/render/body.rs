@@ -413,12 +413,19 @@ impl Renderer<'_> {
     ) -> Option<Vec<u8>> {
         // Checked before anything reads the text: the `cid:` rewrite below must never see (or
         // silently repair) bytes that are not UTF-8.
-        if is_text && std::str::from_utf8(&body).is_err() {
-            self.fail(Error::new(Code::DataFile, "text content is not valid UTF-8").at(&l.key));
-            return None;
+        let not_utf8 = |r: &mut Self| {
+            r.fail(Error::new(Code::DataFile, "text content is not valid UTF-8").at(&l.key));
+            None
+        };
+        let is_html = media_type.eq_ignore_ascii_case("text/html");
+        if is_text && !is_html && std::str::from_utf8(&body).is_err() {
+            return not_utf8(self);
         }
-        let body = if media_type.eq_ignore_ascii_case("text/html") {
-            let html = String::from_utf8(body).unwrap_or_default();
+        let body = if is_html {
+            // One validation, the conversion's own.
+            let Ok(html) = String::from_utf8(body) else {
+                return not_utf8(self);
+            };
             let html = crate::cid::rewrite(html, &self.cids);
             // A `cid:` that no inline part answers is a broken image for this recipient
             // (typically a name built from data, `cid:{{ item.image }}`).
