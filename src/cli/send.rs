@@ -182,13 +182,21 @@ fn seven_bit(transport: &Transport, compiled: Option<&mailspec::spec::CompiledSp
     if !asks_for_8bit(&c.plan) {
         return false;
     }
-    let eightbit = send::server_caps(cfg).is_ok_and(|caps| caps.eightbit);
-    if !eightbit {
-        eprintln!(
-            "note: the server does not offer 8BITMIME (RFC 6152): parts that ask for `8bit` are sent quoted-printable or base64"
-        );
+    match send::server_caps(cfg) {
+        Ok(caps) if caps.eightbit => false,
+        Ok(_) => {
+            eprintln!(
+                "note: the server does not offer 8BITMIME (RFC 6152): parts that ask for `8bit` are sent quoted-printable or base64"
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!(
+                "note: cannot ask the server whether it offers 8BITMIME ({e}): parts that ask for `8bit` are sent quoted-printable or base64"
+            );
+            true
+        }
     }
-    !eightbit
 }
 
 /// A sink that hands each rendered message to the send queue; it fails (ending the batch)

@@ -849,3 +849,34 @@ pub async fn probe(cfg: &SmtpConfig) -> Result<Caps, ConnError> {
     c.quit().await;
     Ok(caps)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mechanism_is_the_one_asked_for_else_plain_else_login() {
+        let all = AUTH_PLAIN | AUTH_LOGIN | AUTH_XOAUTH2;
+        let cases: [(Option<Mechanism>, u64, Result<Mechanism, &str>); 6] = [
+            (None, all, Ok(Mechanism::Plain)),
+            (None, AUTH_LOGIN | AUTH_XOAUTH2, Ok(Mechanism::Login)),
+            (None, AUTH_XOAUTH2, Err("use --auth xoauth2")),
+            (Some(Mechanism::Login), all, Ok(Mechanism::Login)),
+            (Some(Mechanism::XOauth2), all, Ok(Mechanism::XOauth2)),
+            (
+                Some(Mechanism::XOauth2),
+                AUTH_PLAIN,
+                Err("does not offer AUTH XOAUTH2"),
+            ),
+        ];
+        for (asked, offered, want) in cases {
+            match (Mechanism::choose(asked, offered), want) {
+                (Ok(m), Ok(w)) => assert_eq!(m, w, "{asked:?}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{asked:?}: {e}"),
+                (got, w) => panic!("{asked:?}: {got:?}, expected {w:?}"),
+            }
+        }
+        assert_eq!(Mechanism::parse("XOAuth2"), Ok(Mechanism::XOauth2));
+        assert!(Mechanism::parse("cram-md5").is_err());
+    }
+}
