@@ -7,8 +7,8 @@
 //!
 //! How a message travels: the producer renders it and queues it (a bounded queue: memory does
 //! not grow with the batch); one of `--connections` connection tasks takes it, waits for the
-//! shared rate limiter, claims it in the [`journal`] (durably, before the first command), runs
-//! the SMTP transaction ([`smtp`]), and stores the result. A 4xx or a connection lost before
+//! shared rate limiter, claims it in the [`journal`] (durably before the final `.`), runs the
+//! SMTP transaction ([`smtp`]), and stores the result. A 4xx or a connection lost before
 //! the final `.` is retried with exponential backoff and jitter, up to `max_attempts`; a 5xx
 //! fails that recipient at once; a connection lost after the final `.` makes the message
 //! `unknown`, which is never retried automatically. Retries reuse the same bytes, so the same

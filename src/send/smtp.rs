@@ -27,6 +27,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::journal::Durable;
 use super::reply::{self, Class};
 use super::target::{Security, SmtpUrl};
 use super::{Outgoing, Secret};
@@ -586,7 +587,15 @@ impl Connection {
     /// 8BITMIME for 8-bit content (RFC 6152; `send SPEC` renders such a message 7-bit for a
     /// server without it, see [`probe`], so this only meets bytes that cannot change), or
     /// larger than its SIZE (RFC 1870).
-    pub async fn send(&mut self, m: &Outgoing, rcpts: &[String]) -> TxOutcome {
+    ///
+    /// The message and its final `.` are written only once `durable` resolves (the journal's
+    /// claim is committed): MAIL, RCPT and DATA go while the commit runs.
+    pub async fn send(
+        &mut self,
+        m: &Outgoing,
+        rcpts: &[String],
+        durable: &mut Durable,
+    ) -> TxOutcome {
         let eight_bit = !m.bytes.is_ascii();
         if reply::has_bare_line_end(&m.bytes) {
             return TxOutcome::Refused {
@@ -778,6 +787,11 @@ impl Connection {
             };
         }
 
+        if let Err(e) = durable.wait().await {
+            // Dropping the connection before the final `.` aborts the transaction: the server
+            // discards what it got (RFC 5321 §4.1.1.4).
+            return TxOutcome::Lost(format!("not sent: {e}"));
+        }
         // One write for the message and its end marker: mail-send's `write_message` writes a
         // chunk per stuffed dot and always adds CRLF . CRLF, which would add an empty line.
         let wire = reply::data_bytes(&m.bytes);

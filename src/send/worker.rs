@@ -1,10 +1,10 @@
 //! One connection task (or sendmail slot): takes jobs from the queue, waits for the rate
-//! limiter, claims each message in the journal (durably, before the first command), runs the
-//! transaction and hands the result to [`super::retry::settle`].
+//! limiter, claims each message in the journal (durable before the final `.`, see
+//! [`super::journal`]), runs the transaction and hands the result to [`super::retry::settle`].
 
 use std::sync::Arc;
 
-use super::journal::{Claim, State};
+use super::journal::{Claim, Durable, State};
 use super::pool::{Ctx, Job, next_job};
 use super::retry::{retry_or_give_up, settle};
 use super::smtp::{Connection, TxOutcome};
@@ -50,17 +50,24 @@ pub(super) async fn worker(ctx: Arc<Ctx>) {
             Step::Next => continue,
             Step::Stop => break,
         };
-        let (attempts, done, failed) = match claim(&ctx, &job).await {
+        let ((attempts, done, failed), mut durable) = match claim(&ctx, &job).await {
             Step::Go(c) => c,
             Step::Next => continue,
             Step::Stop => break,
         };
         job.attempt += 1;
         let rcpts = recipients(&mut job, &done, &failed);
-        let tx = attempt(&ctx, conn.as_mut(), &job.msg, &rcpts).await;
+        let tx = attempt(&ctx, conn.as_mut(), &job.msg, &rcpts, &mut durable).await;
         if matches!(tx, TxOutcome::Lost(_) | TxOutcome::Unknown(_)) {
             // The session is in an unknown state: the next message opens a new one.
             conn = None;
+        }
+        if let Err(e) = durable.wait().await {
+            // The claim could not be stored: nothing more is sent, since what was sent could
+            // no longer be proved.
+            ctx.report(interrupted(&job, &format!("not sent: {e}")));
+            ctx.fail(e);
+            break;
         }
         settle(&ctx, job, attempts, tx).await;
     }
@@ -111,7 +118,7 @@ async fn connect(ctx: &Arc<Ctx>, conn: &mut Option<Connection>, mut job: Job) ->
 type Claimed = (u32, Vec<String>, Vec<String>);
 
 /// Claims the message in the journal; a message that is not to be sent now is reported.
-async fn claim(ctx: &Ctx, job: &Job) -> Step<Claimed> {
+async fn claim(ctx: &Ctx, job: &Job) -> Step<(Claimed, Durable)> {
     let m = &job.msg;
     match ctx
         .journal
@@ -123,19 +130,25 @@ async fn claim(ctx: &Ctx, job: &Job) -> Step<Claimed> {
             ctx.fail(e);
             Step::Stop
         }
-        Ok(Claim::Skip {
-            state,
-            reply,
-            queue_id,
-        }) => {
+        Ok((
+            Claim::Skip {
+                state,
+                reply,
+                queue_id,
+            },
+            _,
+        )) => {
             ctx.report(skipped(m, state, reply, queue_id));
             Step::Next
         }
-        Ok(Claim::Go {
-            attempts,
-            done,
-            failed,
-        }) => Step::Go((attempts, done, failed)),
+        Ok((
+            Claim::Go {
+                attempts,
+                done,
+                failed,
+            },
+            durable,
+        )) => Step::Go(((attempts, done, failed), durable)),
     }
 }
 
@@ -177,12 +190,14 @@ fn recipients(job: &mut Job, done: &[String], failed: &[String]) -> Vec<String> 
         .collect()
 }
 
-/// One transaction over the transport.
+/// One transaction over the transport; the message's end goes only once the claim is
+/// `durable`.
 async fn attempt(
     ctx: &Ctx,
     conn: Option<&mut Connection>,
     m: &Outgoing,
     rcpts: &[String],
+    durable: &mut Durable,
 ) -> TxOutcome {
     if rcpts.is_empty() {
         // An earlier run got every recipient done or refused but stopped before saying so.
@@ -195,10 +210,15 @@ async fn attempt(
     }
     match &ctx.opts.transport {
         Transport::Smtp(_) => match conn {
-            Some(c) => c.send(m, rcpts).await,
+            Some(c) => c.send(m, rcpts, durable).await,
             None => TxOutcome::Lost("no connection".into()),
         },
-        Transport::Sendmail(path, timeout) => sendmail::send(path, *timeout, m, rcpts).await,
+        Transport::Sendmail(path, timeout) => {
+            if let Err(e) = durable.wait().await {
+                return TxOutcome::Lost(format!("not sent: {e}"));
+            }
+            sendmail::send(path, *timeout, m, rcpts).await
+        }
         Transport::DryRun => TxOutcome::Lost("dry run".into()),
     }
 }
