@@ -5,7 +5,9 @@
 #
 #   benches/send.sh [N]            # N messages per round (default 5000)
 #
-# Env: ROUNDS (default 3), CARGO_TARGET_DIR (default target).
+# Env: ROUNDS (default 3), CARGO_TARGET_DIR (default target), MAILSPEC_BIN (a release binary
+# to measure instead of building one: `cargo test --release` leaves one, and `cargo build`
+# would compile every dependency again, their features differing without dev-dependencies).
 # Needs smtp-sink (scripts/install-test-deps.sh installs postfix) and /usr/bin/python3.
 # Output: stdout and benches/results/send-<UTC time>.txt (gitignored). Not a test: the machine
 # is shared and noisy, so the ratio is the figure to read, and only within one run.
@@ -20,10 +22,13 @@ N=${1:-5000}
 ROUNDS=${ROUNDS:-3}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
-cargo build --release --locked -q
+if [ -z "${MAILSPEC_BIN:-}" ]; then
+  cargo build --release --locked -q
+  MAILSPEC_BIN=$TARGET/release/mailspec
+fi
 BIN=$(mktemp -d /tmp/mailspec-send-bench.XXXXXX)
 trap 'kill "${SINK:-}" 2>/dev/null || true; rm -rf "$BIN"' EXIT
-cp "$TARGET/release/mailspec" "$BIN/mailspec"
+cp "$MAILSPEC_BIN" "$BIN/mailspec"
 W=$BIN/work
 mkdir -p "$W" "$ROOT/benches/results"
 OUT=$ROOT/benches/results/send-$(date -u +%Y%m%dT%H%M%SZ).txt

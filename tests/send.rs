@@ -241,6 +241,15 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `mailspec render ARGS --out OUT` in `dir`; it must succeed.
+fn render_into(dir: &Path, args: &[&str], out: &str) {
+    let mut all = vec!["render"];
+    all.extend_from_slice(args);
+    all.extend(["--out", out]);
+    let o = mailspec(dir, &all, &[], SECS);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// The report lines, by record key.
 fn report(path: &Path) -> BTreeMap<String, serde_json::Value> {
     fs::read_to_string(path)
@@ -969,17 +978,43 @@ message:
     );
 }
 
+/// A workspace whose record 1 has a recipient and a return path that start with `-`, as an
+/// attacker would write them to smuggle sendmail options (PHPMailer CVE-2016-10033): both are
+/// valid addresses (RFC 5322 `atext`).
+fn dash_workspace() -> tempfile::TempDir {
+    let ws = workspace(1, &[(1, "-oQ/tmp/x@example.com")]);
+    let spec = SPEC.replace(
+        "  from: Shop <shop@example.com>\n",
+        "  from: Shop <shop@example.com>\n  envelope: { from: \"-bX+{{ id }}@example.com\" }\n",
+    );
+    fs::write(ws.path().join("t.yaml"), spec).expect("spec");
+    ws
+}
+
 #[test]
 fn sendmail_gets_a_safe_argument_list() {
-    // The renderer refuses an address starting with `-` (src/mime/address.rs), so the `--`
-    // before the recipients is checked here for its place and by the unit test in
-    // src/send/sendmail.rs for its effect.
-    let ws = workspace(1, &[(1, "o'neil@example.com")]);
+    let ws = dash_workspace();
     let d = ws.path();
+    // A stand-in sendmail that parses its arguments with a real getopt (the shell's
+    // `getopts`), declaring `-o` and `-b` as options taking a value like sendmail's: were an
+    // address read as an option, `parsed` would say `option=`.
     let fake = d.join("fake-sendmail");
     fs::write(
         &fake,
-        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$(dirname \"$0\")/argv\"\ncat > \"$(dirname \"$0\")/stdin\"\n",
+        r#"#!/bin/sh
+d=$(dirname "$0")
+for a in "$@"; do printf '%s\n' "$a"; done > "$d/argv"
+while getopts "if:o:b:" o; do
+  case $o in
+    i) echo i ;;
+    f) printf 'sender=%s\n' "$OPTARG" ;;
+    *) printf 'option=%s %s\n' "$o" "$OPTARG" ;;
+  esac
+done > "$d/parsed"
+shift $((OPTIND - 1))
+for a in "$@"; do printf 'rcpt=%s\n' "$a"; done >> "$d/parsed"
+cat > "$d/stdin"
+"#,
     )
     .expect("script");
     let _ = Command::new("chmod").arg("+x").arg(&fake).status();
@@ -1000,21 +1035,48 @@ fn sendmail_gets_a_safe_argument_list() {
     let argv = fs::read_to_string(d.join("argv")).expect("argv");
     assert_eq!(
         argv,
-        "-i\n-f\nshop@example.com\n--\no'neil@example.com\naudit+1@example.com\n"
+        "-i\n-f-bX+1@example.com\n--\n-oQ/tmp/x@example.com\naudit+1@example.com\n"
+    );
+    let parsed = fs::read_to_string(d.join("parsed")).expect("parsed");
+    assert_eq!(
+        parsed,
+        "i\nsender=-bX+1@example.com\nrcpt=-oQ/tmp/x@example.com\nrcpt=audit+1@example.com\n"
     );
     let stdin = fs::read(d.join("stdin")).expect("stdin");
-    let o = mailspec(
-        d,
-        &["render", "t.yaml", "--data", "data.jsonl", "--out", "exp"],
-        &[],
-        SECS,
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    render_into(d, &["t.yaml", "--data", "data.jsonl"], "exp");
     let rendered = fs::read(d.join("exp/1.eml")).expect("eml");
+    assert!(
+        String::from_utf8_lossy(&rendered).contains("To: -oQ/tmp/x@example.com\r\n"),
+        "the address is kept as written"
+    );
     // The same message with local line ends: sendmail's interface.
     assert_eq!(
         String::from_utf8_lossy(&stdin),
         String::from_utf8_lossy(&rendered).replace("\r\n", "\n")
+    );
+}
+
+#[test]
+fn addresses_starting_with_a_dash_are_sent_over_smtp_as_they_are() {
+    let ws = dash_workspace();
+    let d = ws.path();
+    let srv = Aiosmtpd::start(d, serde_json::json!({}));
+    let url = format!("smtp+plain://127.0.0.1:{}", srv.port);
+    let o = mailspec(
+        d,
+        &["send", "t.yaml", "--data", "data.jsonl", "--smtp", &url],
+        &[],
+        SECS,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    render_into(d, &["t.yaml", "--data", "data.jsonl"], "exp");
+    let got = srv.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, fs::read(d.join("exp/1.eml")).expect("eml"));
+    assert_eq!(got[0].1["mail_from"], "-bX+1@example.com");
+    assert_eq!(
+        got[0].1["rcpt_tos"],
+        serde_json::json!(["-oQ/tmp/x@example.com", "audit+1@example.com"])
     );
 }
 
@@ -1409,4 +1471,253 @@ fn smtps_is_tls_from_the_first_byte() {
         "plaintext to a TLS port must not deliver"
     );
     assert_eq!(srv.received().len(), 2);
+}
+
+/// Flips one letter of the body (after the blank line that ends the header): a signature over
+/// the body (`bh=`) no longer matches.
+fn tamper_body(message: &[u8]) -> Vec<u8> {
+    let mut m = message.to_vec();
+    let body = m
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header/body separator")
+        + 4;
+    let at = m[body..]
+        .iter()
+        .position(u8::is_ascii_alphabetic)
+        .expect("a letter in the body")
+        + body;
+    m[at] = if m[at] == b'x' { b'y' } else { b'x' };
+    m
+}
+
+#[test]
+fn send_signs_with_dkim_and_the_received_bytes_verify() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let srv = Aiosmtpd::start(d, serde_json::json!({}));
+    let url = format!("smtp+plain://127.0.0.1:{}", srv.port);
+    let keys = crate::dkim::keys();
+    let report = d.join("report.jsonl").display().to_string();
+    // The newsletter's spec has `dkim:` (the bundled RSA test key): `send` signs with it; the
+    // --dkim-* options switch to the Ed25519 test key. Run from the repository, writing only
+    // into the temp dir (the report; no journal).
+    let ed_key = keys[1].1.display().to_string();
+    let runs: [&[&str]; 2] = [
+        &[],
+        &["--dkim", "--dkim-key", &ed_key, "--dkim-selector", "ed2024"],
+    ];
+    for extra in runs {
+        let mut args = vec![
+            "send",
+            "specs/newsletter.yaml",
+            "--records",
+            "1-2",
+            "--smtp",
+            &url,
+            "--journal",
+            "none",
+            "--report",
+            &report,
+        ];
+        args.extend_from_slice(extra);
+        let o = mailspec(&root(), &args, &[], SECS);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+    }
+    let got = srv.received();
+    assert_eq!(got.len(), 4);
+    let mut cases = Vec::new();
+    for (i, (bytes, _)) in got.iter().enumerate() {
+        let (alg, record) = if i < 2 {
+            ("rsa-sha256", &keys[0].2)
+        } else {
+            ("ed25519-sha256", &keys[1].2)
+        };
+        let head = format!("DKIM-Signature: v=1; a={alg};");
+        assert!(
+            bytes.starts_with(head.as_bytes()),
+            "message {i} is not signed with {alg}"
+        );
+        cases.push((bytes.clone(), record.clone()));
+        cases.push((tamper_body(bytes), record.clone()));
+    }
+    let verdicts = crate::dkim::python_verify(&cases);
+    // Each message as received verifies; the same message with one body letter changed does not.
+    assert_eq!(
+        verdicts,
+        [true, false, true, false, true, false, true, false]
+    );
+
+    // `--rendered` sends the bytes as rendered: it cannot sign them.
+    let o = mailspec(
+        d,
+        &["send", "--rendered", ".", "--dry-run", "--dkim"],
+        &[],
+        SECS,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("render --dkim"), "{}", stderr(&o));
+}
+
+#[test]
+fn auth_plain_login_and_xoauth2_each_work_and_the_secret_is_never_shown() {
+    let ws = workspace(1, &[]);
+    let d = ws.path();
+    let secret = "tok-S3CRET-42";
+    let all: &[&str] = &["PLAIN", "LOGIN", "XOAUTH2"];
+    // (mechanisms the server offers, --auth, the mechanism it must see)
+    let cases: [(&[&str], Option<&str>, &str); 5] = [
+        (&["PLAIN"], None, "PLAIN"),
+        (&["LOGIN"], None, "LOGIN"),
+        (all, None, "PLAIN"),
+        (all, Some("login"), "LOGIN"),
+        (&["XOAUTH2"], Some("xoauth2"), "XOAUTH2"),
+    ];
+    let run = |offered: &[&str], flag: Option<&str>, password: &str| {
+        let srv = Aiosmtpd::start(
+            d,
+            serde_json::json!({"user": "ada", "password": secret, "auth_mechanisms": offered}),
+        );
+        let url = format!("smtp+plain://ada@127.0.0.1:{}", srv.port);
+        let report = d.join(format!("report-{}.jsonl", srv.port));
+        let report_arg = report.display().to_string();
+        let mut args = vec![
+            "send",
+            "t.yaml",
+            "--data",
+            "data.jsonl",
+            "--smtp",
+            &url,
+            "--journal",
+            "none",
+            "--report",
+            &report_arg,
+        ];
+        if let Some(m) = flag {
+            args.extend(["--auth", m]);
+        }
+        let o = mailspec(d, &args, &[("MAILSPEC_SMTP_PASSWORD", password)], SECS);
+        let rep = fs::read_to_string(&report).unwrap_or_default();
+        (o, srv, rep)
+    };
+    for (offered, flag, want) in cases {
+        let (o, srv, rep) = run(offered, flag, secret);
+        assert!(o.status.success(), "{offered:?} {flag:?}: {}", stderr(&o));
+        let got = srv.received();
+        assert_eq!(got.len(), 1, "{offered:?} {flag:?}");
+        assert_eq!(got[0].1["authenticated"], true);
+        assert_eq!(got[0].1["auth_mechanism"], want, "{offered:?} {flag:?}");
+        assert!(!stderr(&o).contains(secret), "the secret was printed");
+        assert!(!rep.contains(secret), "the secret is in the report");
+    }
+    // A mechanism the server does not offer stops the run before any message.
+    let (o, srv, _) = run(&["PLAIN"], Some("xoauth2"), secret);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not offer AUTH XOAUTH2"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(srv.received().is_empty());
+    // A refused token stops it too, and is never shown.
+    let (o, srv, rep) = run(&["XOAUTH2"], Some("xoauth2"), "wr0ng-T0KEN");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("authentication failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("wr0ng-T0KEN") && !rep.contains("wr0ng-T0KEN"));
+    assert!(srv.received().is_empty());
+}
+
+/// A spec whose text part asks for `8bit` (RFC 6152).
+const EIGHT_BIT_SPEC: &str = r#"mailspec: 1
+name: e
+data:
+  key: id
+  fields: { id: { type: string } }
+  sample: [{ id: "1" }]
+message:
+  from: Tienda <pedidos@tienda.example>
+  to: ana@example.com
+  subject: "Pedido"
+  date: "2024-06-15T13:15:07+01:00"
+  text:
+    transfer_encoding: 8bit
+    content: "Olá Ana, el ñandú cuesta 5 €.\n.una línea con punto\n"
+"#;
+
+#[test]
+fn without_8bitmime_the_message_is_rendered_7bit_with_the_same_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    fs::write(d.join("e.yaml"), EIGHT_BIT_SPEC).expect("spec");
+    let send = |srv: &Aiosmtpd, source: &[&str]| {
+        let url = format!("smtp+plain://127.0.0.1:{}", srv.port);
+        let mut args = vec!["send"];
+        args.extend_from_slice(source);
+        args.extend(["--smtp", &url, "--journal", "none"]);
+        mailspec(d, &args, &[], SECS)
+    };
+    let text = |bytes: &[u8]| {
+        mail_parser::MessageParser::default()
+            .parse(bytes)
+            .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+            .expect("a text body")
+    };
+
+    // With 8BITMIME: the bytes as rendered, 8-bit, announced with BODY=8BITMIME.
+    let eight = Aiosmtpd::start(d, serde_json::json!({}));
+    let o = send(&eight, &["e.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    render_into(d, &["e.yaml"], "exp");
+    let rendered = fs::read(d.join("exp/1.eml")).expect("eml");
+    let got = eight.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, rendered);
+    assert!(!rendered.is_ascii());
+    assert!(
+        got[0].1["mail_options"]
+            .to_string()
+            .contains("BODY=8BITMIME"),
+        "{:?}",
+        got[0].1
+    );
+
+    // Without: rendered again 7-bit; the same text once decoded.
+    let seven = Aiosmtpd::start(d, serde_json::json!({"no_8bitmime": true}));
+    let o = send(&seven, &["e.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not offer 8BITMIME"),
+        "{}",
+        stderr(&o)
+    );
+    let got = seven.received();
+    assert_eq!(got.len(), 1);
+    let bytes = &got[0].0;
+    assert!(bytes.is_ascii(), "{}", String::from_utf8_lossy(bytes));
+    assert!(
+        String::from_utf8_lossy(bytes).contains("Content-Transfer-Encoding: quoted-printable\r\n")
+            || String::from_utf8_lossy(bytes).contains("Content-Transfer-Encoding: base64\r\n")
+    );
+    assert!(!got[0].1["mail_options"].to_string().contains("8BITMIME"));
+    assert_eq!(text(bytes), text(&rendered));
+    assert!(text(bytes).contains("ñandú cuesta 5 €"));
+
+    // `--rendered` bytes cannot change: refused, with the reason.
+    let o = send(&seven, &["--rendered", "exp"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let rep = report(&d.join("exp/send-report.jsonl"));
+    assert_eq!(rep["1"]["status"], "failed");
+    assert!(
+        rep["1"]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("does not offer 8BITMIME"),
+        "{:?}",
+        rep["1"]
+    );
+    assert_eq!(seven.received().len(), 1);
 }

@@ -81,9 +81,16 @@ pub struct Args {
     /// Write one JSON line per record (index, key, status, message_id, output, errors).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    dkim: DkimArgs,
+}
+
+/// The DKIM options, one definition for `render` and `send`.
+#[derive(clap::Args, Default)]
+pub struct DkimArgs {
     /// Sign every message with DKIM (RFC 6376, relaxed/relaxed), with the spec's `dkim`
-    /// settings or the --dkim-* options. A signature holds the signing time, so signed output
-    /// is not byte-stable.
+    /// settings or the --dkim-* options (`send` signs whenever the spec has `dkim`). A
+    /// signature holds the signing time, so signed output is not byte-stable.
     #[arg(long)]
     dkim: bool,
     /// The DKIM private key file (PEM, RSA or Ed25519), instead of the spec's `dkim.key`.
@@ -95,6 +102,39 @@ pub struct Args {
     /// The DKIM selector (`s=`), instead of the spec's `dkim.selector`.
     #[arg(long, value_name = "SELECTOR", requires = "dkim")]
     dkim_selector: Option<String>,
+}
+
+impl DkimArgs {
+    /// Any DKIM option was given.
+    pub fn asked(&self) -> bool {
+        self.dkim
+    }
+
+    /// The signer when `--dkim` is given, or when `spec_asks` and the spec has `dkim`; `None`
+    /// otherwise.
+    ///
+    /// # Errors
+    /// A setting given nowhere, or a key file that cannot be read or cannot sign.
+    pub fn signer(
+        &self,
+        c: &mailspec::spec::CompiledSpec,
+        spec_asks: bool,
+    ) -> anyhow::Result<Option<mailspec::deliver::dkim::Signer>> {
+        let spec = c.plan.deliver.dkim.as_ref();
+        let wanted = self.dkim || (spec_asks && spec.is_some());
+        if !wanted {
+            return Ok(None);
+        }
+        let overrides = mailspec::deliver::DkimOverrides {
+            domain: self.dkim_domain.as_deref(),
+            selector: self.dkim_selector.as_deref(),
+            key: self.dkim_key.as_deref(),
+        };
+        match mailspec::deliver::signer(spec, &overrides) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => bail!("{e}"),
+        }
+    }
 }
 
 /// `25M`, `512k`, `1G` or plain bytes (powers of 1024).
@@ -166,26 +206,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let date = resolve_date(a.date.as_deref())?;
     let to_stdout = a.out.as_deref() == Some("-");
     let selection = selection(&a, to_stdout)?;
-    if a.delimiter.is_some() && a.data.is_none() {
-        bail!("--delimiter applies to --data");
-    }
     let progress = progress_bar(&a, to_stdout);
-    let Some((items, source_name)) = open_records(&a, &c, progress.as_ref())? else {
+    let source = RecordSource {
+        data: a.data.as_deref(),
+        format: a.data_format.as_deref(),
+        delimiter: a.delimiter,
+    };
+    let Some((items, source_name)) = open_records(source, &c, progress.as_ref())? else {
         return Ok(ExitCode::from(1));
     };
-    let dkim = if a.dkim {
-        let overrides = mailspec::deliver::DkimOverrides {
-            domain: a.dkim_domain.as_deref(),
-            selector: a.dkim_selector.as_deref(),
-            key: a.dkim_key.as_deref(),
-        };
-        match mailspec::deliver::signer(c.plan.deliver.dkim.as_ref(), &overrides) {
-            Ok(s) => Some(s),
-            Err(e) => bail!("{e}"),
-        }
-    } else {
-        None
-    };
+    let dkim = a.dkim.signer(&c, false)?;
     let mut sink = open_sink(&a, &c, to_stdout)?;
     let opts = BatchOptions {
         render: RenderOptions {
@@ -194,6 +224,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             max_message: a.max_message_size,
             max_field: usize::try_from(a.max_field_size).unwrap_or(usize::MAX),
             dkim,
+            seven_bit: false,
         },
         selection,
         fail_fast: a.fail_fast,
@@ -269,20 +300,36 @@ fn progress_bar(a: &Args, to_stdout: bool) -> Option<indicatif::ProgressBar> {
         })
 }
 
-type Records = (Box<dyn Iterator<Item = data::Item>>, String);
+/// The records and the name of the file they come from (for messages).
+pub type Records = (Box<dyn Iterator<Item = data::Item>>, String);
+
+/// Where the records come from, as `--data`, `--data-format` and `--delimiter` say (`render`,
+/// `check --data` and `send`).
+#[derive(Clone, Copy, Default)]
+pub struct RecordSource<'a> {
+    /// `--data`: a file, or `-` for stdin; `None`: the spec's sample.
+    pub data: Option<&'a str>,
+    /// `--data-format`.
+    pub format: Option<&'a str>,
+    /// `--delimiter`.
+    pub delimiter: Option<u8>,
+}
 
 /// The records: `--data` (with the spec's fields, key and `--delimiter`), else the spec's
-/// sample. `None` when the source as a whole is unusable (already reported).
-fn open_records(
-    a: &Args,
+/// sample. `None` when the source as a whole is unusable (already reported on stderr).
+pub fn open_records(
+    src: RecordSource<'_>,
     c: &mailspec::spec::CompiledSpec,
     progress: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Option<Records>> {
-    let Some(d) = &a.data else {
+    let Some(d) = src.data else {
+        if src.delimiter.is_some() {
+            bail!("--delimiter applies to --data");
+        }
         let Some(s) = &c.spec.data.sample else {
             bail!(
                 "`{}` has no `data.sample`: pass --data FILE",
-                a.spec.display()
+                c.path.display()
             );
         };
         // Errors name the file the records are in, so `file:line` points at the right row.
@@ -304,7 +351,7 @@ fn open_records(
             }
         };
     };
-    let format = match &a.data_format {
+    let format = match src.format {
         Some(f) => Format::parse(f)
             .with_context(|| format!("unknown --data-format `{f}` (csv, json, jsonl, yaml)"))?,
         None if d == "-" => bail!("reading stdin needs --data-format"),
@@ -312,7 +359,7 @@ fn open_records(
             format!("cannot tell the format of `{d}` from its extension: use --data-format")
         })?,
     };
-    if a.delimiter.is_some() && format != Format::Csv {
+    if src.delimiter.is_some() && format != Format::Csv {
         bail!("--delimiter applies to CSV data only");
     }
     let reader: Box<dyn Read + Send> = if d == "-" {
@@ -351,7 +398,7 @@ fn open_records(
     let read_opts = data::ReadOptions {
         fields: Some(&c.spec.data.fields),
         key: c.spec.data.key.as_deref(),
-        delimiter: a.delimiter,
+        delimiter: src.delimiter,
     };
     match data::read_with(reader, format, &read_opts) {
         Ok(opened) => {
@@ -361,7 +408,7 @@ fn open_records(
             for n in &opened.notes {
                 eprintln!("note: {d}: {n}");
             }
-            Ok(Some((opened.items, d.clone())))
+            Ok(Some((opened.items, d.to_string())))
         }
         Err(errors) => {
             for e in &errors {
@@ -405,10 +452,7 @@ pub fn validation(
         max_message_size: mailspec::render::DEFAULT_MAX_MESSAGE,
         max_field_size: mailspec::data::MAX_FIELD_BYTES as u64,
         // Checking a record never needs its signature.
-        dkim: false,
-        dkim_key: None,
-        dkim_domain: None,
-        dkim_selector: None,
+        dkim: DkimArgs::default(),
     }
 }
 

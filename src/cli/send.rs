@@ -1,16 +1,15 @@
 //! `mailspec send SPEC --smtp URL` and `mailspec send --rendered DIR --smtp URL`
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use mailspec::batch::{self, BatchOptions, Selection};
-use mailspec::data::{self, Format};
 use mailspec::render::{EmittedMessage, RenderOptions};
-use mailspec::send::smtp::{Auth, SmtpConfig, Timeouts};
+use mailspec::send::smtp::{Auth, Mechanism, SmtpConfig, Timeouts};
 use mailspec::send::target::{self, JournalLocation};
 use mailspec::send::{self, Outcome, Outgoing, Produced, Secret, SendOptions, Status, Transport};
 use mailspec::sink::Sink;
@@ -25,12 +24,16 @@ pub struct Args {
     /// its envelope in DIR/envelopes.jsonl; a file changed since it was rendered is refused.
     #[arg(long, value_name = "DIR")]
     rendered: Option<PathBuf>,
-    /// Records: a .csv, .json, .jsonl or .yaml file. Default: the spec's sample records.
+    /// Records: a .csv, .json, .jsonl or .yaml file, or `-` for stdin. Default: the spec's
+    /// sample records.
     #[arg(long, value_name = "FILE", conflicts_with = "rendered")]
-    data: Option<PathBuf>,
+    data: Option<String>,
     /// Format of --data when its extension does not say (csv, json, jsonl, yaml).
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", requires = "data")]
     data_format: Option<String>,
+    /// Delimiter of CSV --data: one ASCII character (`;`, `|`) or `tab`.
+    #[arg(long, value_name = "CHAR", requires = "data", value_parser = super::render::parse_delimiter)]
+    delimiter: Option<u8>,
     /// The Date of messages whose spec does not take it from the record (RFC 3339).
     /// Default: SOURCE_DATE_EPOCH if set, else now.
     #[arg(long, value_name = "RFC3339")]
@@ -48,7 +51,7 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     smtp: Option<String>,
     /// Pipe each message to a sendmail-compatible program (default /usr/sbin/sendmail)
-    /// as `-i -f SENDER -- RCPT...`.
+    /// as `-i -fSENDER -- RCPT...`.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/usr/sbin/sendmail", conflicts_with = "smtp")]
     sendmail: Option<PathBuf>,
     /// Render, check and report everything, but connect to nothing and write no journal.
@@ -68,9 +71,10 @@ pub struct Args {
     /// A file holding the password or token (one line).
     #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
     password_file: Option<PathBuf>,
-    /// Authenticate with XOAUTH2: the secret is an OAuth 2 access token.
-    #[arg(long)]
-    xoauth2: bool,
+    /// The AUTH mechanism: plain, login, or xoauth2 (the secret is then an OAuth 2 access
+    /// token). Default: PLAIN if the server offers it, else LOGIN.
+    #[arg(long, value_name = "MECHANISM", value_parser = Mechanism::parse)]
+    auth: Option<Mechanism>,
     /// The name given in EHLO (smtplib's local_hostname). Default: the local address as
     /// an address literal, e.g. [192.0.2.7].
     #[arg(long, value_name = "NAME")]
@@ -117,6 +121,8 @@ pub struct Args {
     /// send-report.jsonl in the output folder (out/<spec name>/, or the --rendered DIR).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    dkim: super::render::DkimArgs,
 }
 
 /// Reads a secret from a file or an environment variable.
@@ -138,6 +144,58 @@ fn secret(a: &Args) -> anyhow::Result<Option<Secret>> {
         Ok(s) if !s.is_empty() => Ok(Some(Secret::new(s))),
         _ if a.password_env.is_some() => bail!("environment variable `{var}` is not set"),
         _ => Ok(None),
+    }
+}
+
+/// Whether some part of the spec asks for `transfer_encoding: 8bit`: the only 8-bit content a
+/// 7-bit rendering can avoid (UTF-8 headers need SMTPUTF8 whatever the encoding, and an
+/// attached message/rfc822 may not be re-encoded, RFC 2046 §5.2.1).
+fn asks_for_8bit(plan: &mailspec::plan::Plan) -> bool {
+    use mailspec::plan::{Body, LeafPlan, Node};
+    use mailspec::spec::model::TransferEncodingSpec;
+    fn leaf(l: &LeafPlan) -> bool {
+        l.transfer_encoding == Some(TransferEncodingSpec::EightBit)
+    }
+    fn node(n: &Node) -> bool {
+        match n {
+            Node::Multipart { parts, .. } => parts.iter().any(node),
+            Node::Leaf(l) => leaf(l),
+        }
+    }
+    match &plan.body {
+        Body::Shorthand {
+            text,
+            html,
+            inline,
+            attachments,
+        } => text.iter().chain(html).any(|l| leaf(l)) || inline.iter().chain(attachments).any(leaf),
+        Body::Tree(n) => node(n),
+    }
+}
+
+/// Whether to render 7-bit: the spec asks for 8-bit parts and the server does not offer
+/// 8BITMIME (RFC 6152), or cannot be asked (7-bit goes through any server).
+fn seven_bit(transport: &Transport, compiled: Option<&mailspec::spec::CompiledSpec>) -> bool {
+    let (Transport::Smtp(cfg), Some(c)) = (transport, compiled) else {
+        return false;
+    };
+    if !asks_for_8bit(&c.plan) {
+        return false;
+    }
+    match send::server_caps(cfg) {
+        Ok(caps) if caps.eightbit => false,
+        Ok(_) => {
+            eprintln!(
+                "note: the server does not offer 8BITMIME (RFC 6152): parts that ask for `8bit` are sent quoted-printable or base64"
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!(
+                "note: cannot ask the server whether it offers 8BITMIME ({e}): parts that ask for `8bit` are sent quoted-printable or base64"
+            );
+            true
+        }
     }
 }
 
@@ -177,7 +235,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             (Some(user), Some(secret)) => Some(Auth {
                 user,
                 secret,
-                xoauth2: a.xoauth2,
+                mechanism: a.auth,
             }),
             (Some(user), None) => bail!(
                 "user `{user}` needs a secret: set MAILSPEC_SMTP_PASSWORD, or use --password-env VAR or --password-file FILE"
@@ -284,53 +342,30 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .map_err(anyhow::Error::msg)?,
         shard: None,
     };
-    let items = match (&compiled, &a.data) {
-        (Some(c), Some(d)) => {
-            let format = match &a.data_format {
-                Some(f) => Format::parse(f).with_context(|| {
-                    format!("unknown --data-format `{f}` (csv, json, jsonl, yaml)")
-                })?,
-                None => Format::from_path(d).with_context(|| {
-                    format!(
-                        "cannot tell the format of `{}` from its extension: use --data-format",
-                        d.display()
-                    )
-                })?,
+    let items = match &compiled {
+        Some(c) => {
+            let source = super::render::RecordSource {
+                data: a.data.as_deref(),
+                format: a.data_format.as_deref(),
+                delimiter: a.delimiter,
             };
-            let f = File::open(d).with_context(|| format!("cannot open `{}`", d.display()))?;
-            let reader: Box<dyn Read + Send> = Box::new(BufReader::new(f));
-            let read_opts = data::ReadOptions {
-                fields: Some(&c.spec.data.fields),
-                key: c.spec.data.key.as_deref(),
-                delimiter: None,
-            };
-            match data::read_with(reader, format, &read_opts) {
-                Ok(opened) => {
-                    for w in &opened.warnings {
-                        eprintln!("warning[{}]: {}: {}", w.code, d.display(), w.message);
-                    }
-                    Some(opened.items)
-                }
-                Err(errors) => {
-                    for e in &errors {
-                        eprintln!("error[{}]: {}: {}", e.code, d.display(), e.message);
-                    }
-                    return Ok(ExitCode::from(1));
-                }
+            match super::render::open_records(source, c, None)? {
+                Some((items, _)) => Some(items),
+                None => return Ok(ExitCode::from(1)),
             }
         }
-        (Some(c), None) => match &c.spec.data.sample {
-            Some(s) => match c.open_records(s) {
-                Ok(items) => Some(items),
-                Err(e) => {
-                    eprintln!("error[{}]: sample records: {}", e.code, e.message);
-                    return Ok(ExitCode::from(1));
-                }
-            },
-            None => bail!("the spec has no `data.sample`: pass --data FILE"),
-        },
-        (None, _) => None,
+        None => None,
     };
+    // Signed as `render --dkim` signs, whenever the spec has `dkim` (issue 13). `--rendered`
+    // sends the bytes as they were rendered (and hashed): signed then, or not at all.
+    let dkim = match &compiled {
+        Some(c) => a.dkim.signer(c, true)?,
+        None if a.dkim.asked() => bail!(
+            "--rendered sends the messages exactly as rendered: sign them with `render --dkim`"
+        ),
+        None => None,
+    };
+    let seven_bit = seven_bit(&opts.transport, compiled.as_ref());
     let listed = match &a.rendered {
         Some(d) => {
             let list = send::rendered::list(d).with_context(|| {
@@ -355,6 +390,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             let bopts = BatchOptions {
                 render: RenderOptions {
                     date: Some(date),
+                    dkim: dkim.clone(),
+                    seven_bit,
                     ..Default::default()
                 },
                 selection: selection.clone(),

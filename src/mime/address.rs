@@ -8,9 +8,12 @@
 //! - Parsing is a single left-to-right pass per component: linear time, no backtracking.
 //! - Anything that is legal but dangerous or obsolete is rejected with a precise message
 //!   rather than passed on: comments, groups, source routes, IP literals, encoded-words in
-//!   addresses, addresses starting with `-` (sendmail option injection), control
-//!   characters, and invisible or bidirectional-override characters in domains and local
-//!   parts (spoofing).
+//!   addresses, control characters, and invisible or bidirectional-override characters in
+//!   domains and local parts (spoofing).
+//! - An address may start with `-` (`-oQ/tmp@example.com`): RFC 5322 `atext` allows it and it
+//!   is harmless on the SMTP wire. The one place it could be read as an option, a sendmail
+//!   command line, makes it safe there (`src/send/sendmail.rs`) instead of refusing the
+//!   customer (issue 11).
 //! - Display names in the input are plain Unicode text. `=?...?=` in a display name is kept
 //!   as literal text; the emitter encodes it so a reader sees the same literal.
 //! - `AddrSpec`'s `Display` output re-parses to the same value.
@@ -80,11 +83,6 @@ pub enum AddressError {
     /// Nothing after the `@`.
     #[error("address `{0}` has an empty domain")]
     EmptyDomain(String),
-    /// The address (or its local part) starts with `-`.
-    #[error(
-        "address `{0}` starts with `-`, which a mail transfer agent could take for a command-line option"
-    )]
-    LeadingHyphen(String),
     /// A control character (C0, DEL or C1) anywhere.
     #[error("control character {ch} in `{input}`")]
     Control {
@@ -364,9 +362,6 @@ pub fn parse_addr_spec(s: &str, smtputf8: bool) -> Result<AddrSpec, AddressError
     if s.contains("=?") {
         return Err(AddressError::EncodedWord(show(s)));
     }
-    if s.starts_with('-') {
-        return Err(AddressError::LeadingHyphen(show(s)));
-    }
     if s.starts_with('@') {
         return Err(if s.contains(':') {
             AddressError::Route(show(s))
@@ -378,9 +373,6 @@ pub fn parse_addr_spec(s: &str, smtputf8: bool) -> Result<AddrSpec, AddressError
     let (local, domain) = split_local(s)?;
     if local.is_empty() {
         return Err(AddressError::EmptyLocal(show(s)));
-    }
-    if local.starts_with('-') {
-        return Err(AddressError::LeadingHyphen(show(s)));
     }
     if let Some(c) = local.chars().find(|&c| is_invisible(c)) {
         return Err(AddressError::InvisibleChar {
@@ -761,6 +753,9 @@ mod tests {
                 addr("a", "xn--bcher-kva.example"),
             ),
             ("a@例え。テスト", false, addr("a", "xn--r8jz45g.xn--zckzah")),
+            // RFC 5322 `atext` includes `-`, first character too (issue 11).
+            ("-oQ/tmp@example.com", false, addr("-oQ/tmp", "example.com")),
+            ("\"-x\"@example.com", false, addr("-x", "example.com")),
         ];
         for (input, utf8, want) in cases {
             assert_eq!(parse_addr_spec(input, utf8), Ok(want), "{input}");
@@ -778,6 +773,7 @@ mod tests {
             ("\"plain\"@example.com", "plain@example.com"),
             ("\"a\\\\b\"@example.com", "\"a\\\\b\"@example.com"),
             ("\"a..b\"@example.com", "\"a..b\"@example.com"),
+            ("\"-x\"@example.com", "-x@example.com"),
         ];
         for (input, want) in cases {
             let spec = parse_addr_spec(input, false).expect(input);
@@ -805,12 +801,6 @@ mod tests {
                 false,
                 "address `a@b@example.com` has more than one unquoted `@`",
             ),
-            (
-                "-oQ/tmp@example.com",
-                false,
-                "address `-oQ/tmp@example.com` starts with `-`, which a mail transfer agent could take for a command-line option",
-            ),
-            ("\"-x\"@example.com", false, "starts with `-`"),
             (
                 "a@[192.0.2.1]",
                 false,

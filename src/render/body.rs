@@ -294,7 +294,10 @@ impl Renderer<'_> {
                 filename,
             }),
             content_id,
-            transfer_encoding: l.transfer_encoding.map(transfer_encoding),
+            transfer_encoding: l
+                .transfer_encoding
+                .map(transfer_encoding)
+                .filter(|e| !(self.opts.seven_bit && *e == mime::TransferEncoding::EightBit)),
             description,
             body,
             media_type,

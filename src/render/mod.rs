@@ -54,6 +54,10 @@ pub struct RenderOptions {
     /// Sign each message with DKIM after emitting it (`render --dkim`); `None` leaves it
     /// unsigned (snapshots and tests: a signature holds the signing time).
     pub dkim: Option<crate::deliver::dkim::Signer>,
+    /// The path to the server lacks 8BITMIME (RFC 6152): a part whose spec asks for `8bit`
+    /// gets quoted-printable or base64 instead, chosen as for a part that names no encoding.
+    /// The decoded content is the same (`send` uses it for such a server, issue 11).
+    pub seven_bit: bool,
 }
 
 impl Default for RenderOptions {
@@ -64,6 +68,7 @@ impl Default for RenderOptions {
             max_message: DEFAULT_MAX_MESSAGE,
             max_field: crate::data::MAX_FIELD_BYTES,
             dkim: None,
+            seven_bit: false,
         }
     }
 }

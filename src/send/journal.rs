@@ -5,10 +5,19 @@
 //! connection before the final `.`: safe to send again), `failed` (5xx), `unknown` (the
 //! connection dropped after the final `.`: the server may have it).
 //!
-//! The rule that makes "never silently twice" hold: a message is claimed (`sending`, committed
-//! durably) before its first command, and only a claim can send it. A process that dies leaves
-//! its claims in `sending`; whoever finds them later marks them `unknown`, never `rendered`,
-//! since any of them may have been delivered. Only `--resend-unknown` sends those again.
+//! The rule that makes "never silently twice" hold: only a claim can send a message, and the
+//! claim (`sending`) is durable before the final `.` of DATA, the one byte after which the
+//! server may have the message (RFC 5321 §4.1.1.4: the transaction completes at the `.`; a
+//! connection closed before it is a transaction the server discards). A process that dies
+//! leaves its claims in `sending`; whoever finds them later marks them `unknown`, never
+//! `rendered`, since any of them may have been delivered. Only `--resend-unknown` sends those
+//! again.
+//!
+//! The claim's answer ([`Claim`]) comes as soon as it is decided; its durability ([`Durable`])
+//! may come later: SQLite answers before its group commit and the connection sends MAIL, RCPT
+//! and DATA while the commit's fsync runs, and waits for it only before the message and its
+//! final `.`. A process killed in between sent no `.`, and its uncommitted claim is simply
+//! not there: the message is sent again by the next run, which is right.
 //!
 //! Two stores:
 //! - SQLite (one process): WAL, `synchronous=FULL`, an exclusive lock so a second process on the
@@ -93,6 +102,47 @@ pub enum Claim {
     },
 }
 
+/// Resolves once a claim is durable. Whoever sends the final `.` of a message waits for it
+/// first (see the module docs); it keeps its result, so waiting again is free.
+#[derive(Debug)]
+pub struct Durable {
+    pending: Option<oneshot::Receiver<Result<(), String>>>,
+    result: Option<Result<(), String>>,
+}
+
+impl Durable {
+    /// Durable already (PostgreSQL commits before it answers; no journal).
+    pub fn now() -> Self {
+        Durable {
+            pending: None,
+            result: Some(Ok(())),
+        }
+    }
+
+    fn later(rx: oneshot::Receiver<Result<(), String>>) -> Self {
+        Durable {
+            pending: Some(rx),
+            result: None,
+        }
+    }
+
+    /// Waits until the claim is durable.
+    ///
+    /// # Errors
+    /// The commit failed: nothing more of the message may be sent.
+    pub async fn wait(&mut self) -> Result<(), String> {
+        if let Some(rx) = self.pending.take() {
+            let r = rx
+                .await
+                .unwrap_or_else(|_| Err("the journal thread stopped".to_string()));
+            self.result = Some(r);
+        }
+        self.result
+            .clone()
+            .unwrap_or_else(|| Err("the claim was not made".to_string()))
+    }
+}
+
 /// The result of an attempt, to store.
 #[derive(Debug, Clone)]
 pub struct Finish {
@@ -141,7 +191,8 @@ impl Journal {
         }
     }
 
-    /// Claims a message for sending (adding it as `rendered` first if it is new).
+    /// Claims a message for sending (adding it as `rendered` first if it is new). The claim
+    /// may not be durable yet: wait for the [`Durable`] before the final `.`.
     ///
     /// # Errors
     /// The store failed: the caller must stop, since it can no longer prove what was sent.
@@ -150,25 +201,35 @@ impl Journal {
         message_id: &str,
         key: &str,
         resend_unknown: bool,
-    ) -> Result<Claim, String> {
+    ) -> Result<(Claim, Durable), String> {
         match self {
-            Journal::None => Ok(Claim::Go {
-                attempts: 0,
-                done: Vec::new(),
-                failed: Vec::new(),
-            }),
+            Journal::None => Ok((
+                Claim::Go {
+                    attempts: 0,
+                    done: Vec::new(),
+                    failed: Vec::new(),
+                },
+                Durable::now(),
+            )),
             Journal::Sqlite(j) => {
                 let (tx, rx) = oneshot::channel();
+                let (durable_tx, durable_rx) = oneshot::channel();
                 j.call(Op::Claim {
                     message_id: message_id.to_string(),
                     key: key.to_string(),
                     resend_unknown,
                     reply: tx,
+                    durable: durable_tx,
                 })?;
-                rx.await
-                    .map_err(|_| "the journal thread stopped".to_string())?
+                let claim = rx
+                    .await
+                    .map_err(|_| "the journal thread stopped".to_string())??;
+                Ok((claim, Durable::later(durable_rx)))
             }
-            Journal::Postgres(j) => j.claim(message_id, key, resend_unknown).await,
+            Journal::Postgres(j) => Ok((
+                j.claim(message_id, key, resend_unknown).await?,
+                Durable::now(),
+            )),
         }
     }
 
@@ -247,7 +308,10 @@ enum Op {
         message_id: String,
         key: String,
         resend_unknown: bool,
+        /// The decision, sent before the commit.
         reply: oneshot::Sender<Result<Claim, String>>,
+        /// The commit's outcome.
+        durable: oneshot::Sender<Result<(), String>>,
     },
     Finish {
         message_id: String,
@@ -335,8 +399,10 @@ impl SqliteJournal {
     }
 }
 
-/// The writer thread: takes every queued operation, runs them in one transaction, commits, and
-/// only then answers each (so an answer means "durable").
+/// The writer thread: takes every queued operation and runs them in one transaction. A
+/// claim's decision is answered as soon as it is made, before the commit (see [`Durable`]);
+/// everything else (a claim's durability, a stored result) only once committed, so that
+/// answer means "durable".
 fn writer(conn: rusqlite::Connection, rx: std_mpsc::Receiver<Op>) {
     while let Ok(first) = rx.recv() {
         let mut ops = vec![first];
@@ -346,14 +412,20 @@ fn writer(conn: rusqlite::Connection, rx: std_mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        let mut results: Vec<Result<Option<Claim>, String>> = Vec::with_capacity(ops.len());
         let begun = conn.execute_batch("BEGIN IMMEDIATE");
-        for op in &ops {
+        let mut waiting = Vec::with_capacity(ops.len());
+        for op in ops {
             let r = match &begun {
                 Err(e) => Err(e.to_string()),
-                Ok(()) => apply(&conn, op).map_err(|e| e.to_string()),
+                Ok(()) => apply(&conn, &op).map_err(|e| e.to_string()),
             };
-            results.push(r);
+            match op {
+                Op::Claim { reply, durable, .. } => {
+                    let _ = reply.send(r.and_then(|c| c.ok_or_else(|| "no claim".to_string())));
+                    waiting.push((durable, Ok(())));
+                }
+                Op::Finish { reply, .. } => waiting.push((reply, r.map(|_| ()))),
+            }
         }
         let committed = match begun {
             Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
@@ -362,19 +434,12 @@ fn writer(conn: rusqlite::Connection, rx: std_mpsc::Receiver<Op>) {
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        for (op, r) in ops.into_iter().zip(results) {
-            let r = match (&committed, r) {
-                (Err(e), _) => Err(format!("journal commit failed: {e}")),
-                (Ok(()), r) => r,
+        for (reply, r) in waiting {
+            let r = match &committed {
+                Err(e) => Err(format!("journal commit failed: {e}")),
+                Ok(()) => r,
             };
-            match op {
-                Op::Claim { reply, .. } => {
-                    let _ = reply.send(r.and_then(|c| c.ok_or_else(|| "no claim".to_string())));
-                }
-                Op::Finish { reply, .. } => {
-                    let _ = reply.send(r.map(|_| ()));
-                }
-            }
+            let _ = reply.send(r);
         }
     }
 }

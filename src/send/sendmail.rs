@@ -1,10 +1,13 @@
 //! `--sendmail [PATH]`: hands each message to a sendmail-compatible program (Postfix, Exim,
 //! msmtp, OpenSMTPD all provide one).
 //!
-//! The argument list is `-i -f SENDER -- RCPT...`: `-i` so a line holding a lone `.` does not
-//! end the message, and `--` so that a recipient such as `-oQ/tmp@example.com`, a valid
-//! address (RFC 5322 `atext` allows a leading `-`), can never be read as an option. The sender
-//! is the argument of `-f`, which getopt never reads as an option either. No shell is involved.
+//! The argument list is `-i -fSENDER -- RCPT...`: `-i` so a line holding a lone `.` does not
+//! end the message; the sender attached to `-f` in one argument, so it is that option's value
+//! whatever it starts with (getopt reads the rest of `-f...` as the value; a parser whose `-f`
+//! takes an optional value would only look there too); and `--` so that a recipient such as
+//! `-oQ/tmp@example.com`, a valid address (RFC 5322 `atext` allows a leading `-`), can never be
+//! read as an option (PHPMailer's CVE-2016-10033 came from the opposite choice). No shell is
+//! involved: each address is one argument, spaces and quotes included.
 //!
 //! The message goes to standard input with local line ends (LF): that is the sendmail
 //! interface (Postfix, for one, would otherwise keep a CR at the end of every line).
@@ -22,19 +25,15 @@ use tokio::process::Command;
 use super::Outgoing;
 use super::smtp::TxOutcome;
 
-/// The argument list for one message.
+/// The argument list for one message. The null reverse-path is `<>` (RFC 5321 §4.5.5), which
+/// Postfix, Exim and sendmail read as the empty sender.
 pub fn args(mail_from: &str, rcpts: &[String]) -> Vec<String> {
     let sender = if mail_from.is_empty() {
         "<>"
     } else {
         mail_from
     };
-    let mut a = vec![
-        "-i".to_string(),
-        "-f".to_string(),
-        sender.to_string(),
-        "--".to_string(),
-    ];
+    let mut a = vec!["-i".to_string(), format!("-f{sender}"), "--".to_string()];
     a.extend(rcpts.iter().cloned());
     a
 }
@@ -124,21 +123,20 @@ mod tests {
     #[test]
     fn an_address_is_never_an_option() {
         let a = args(
-            "-f@x.org",
+            "-oQ/x@x.org",
             &["-oQ/tmp@example.com".into(), "b@x.org".into()],
         );
         assert_eq!(
             a,
             [
                 "-i",
-                "-f",
-                "-f@x.org",
+                "-f-oQ/x@x.org",
                 "--",
                 "-oQ/tmp@example.com",
                 "b@x.org"
             ]
         );
-        assert_eq!(args("", &["a@x".into()])[2], "<>");
+        assert_eq!(args("", &["a@x".into()])[1], "-f<>");
     }
 
     #[test]

@@ -19,13 +19,15 @@ use std::time::Duration;
 use mail_send::SmtpClient;
 use mail_send::smtp::AssertReply;
 use smtp_proto::{
-    EXT_8BIT_MIME, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Response,
+    AUTH_LOGIN, AUTH_PLAIN, AUTH_XOAUTH2, EXT_8BIT_MIME, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
+    EXT_START_TLS, EhloResponse, Response,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::journal::Durable;
 use super::reply::{self, Class};
 use super::target::{Security, SmtpUrl};
 use super::{Outgoing, Secret};
@@ -55,22 +57,87 @@ impl Default for Timeouts {
     }
 }
 
+/// An AUTH mechanism mailspec speaks (RFC 4954). CRAM-MD5 and DIGEST-MD5 are left out on
+/// purpose: the secret only ever travels inside TLS (or on loopback), where they add nothing,
+/// and DIGEST-MD5 is historic (RFC 6331).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// RFC 4616: user and password in one base64 line.
+    Plain,
+    /// The de facto LOGIN exchange: user, then password, each answering a 334 challenge.
+    Login,
+    /// Google's and Microsoft's XOAUTH2: `user=U^Aauth=Bearer TOKEN^A^A`; the secret is an
+    /// OAuth 2 access token.
+    XOauth2,
+}
+
+impl Mechanism {
+    /// `plain`, `login` or `xoauth2`, any case.
+    ///
+    /// # Errors
+    /// Any other name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "plain" => Ok(Mechanism::Plain),
+            "login" => Ok(Mechanism::Login),
+            "xoauth2" => Ok(Mechanism::XOauth2),
+            _ => Err(format!(
+                "`{s}` is not an AUTH mechanism mailspec speaks: plain, login or xoauth2"
+            )),
+        }
+    }
+
+    /// The name in EHLO and AUTH.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+            Mechanism::XOauth2 => "XOAUTH2",
+        }
+    }
+
+    fn bit(self) -> u64 {
+        match self {
+            Mechanism::Plain => AUTH_PLAIN,
+            Mechanism::Login => AUTH_LOGIN,
+            Mechanism::XOauth2 => AUTH_XOAUTH2,
+        }
+    }
+
+    /// The mechanism to use: the one asked for, else PLAIN, else LOGIN (a password is never
+    /// tried as a token, nor a token as a password).
+    fn choose(asked: Option<Mechanism>, offered: u64) -> Result<Mechanism, String> {
+        let candidates: &[Mechanism] = match asked {
+            Some(m) => &[m][..],
+            None => &[Mechanism::Plain, Mechanism::Login],
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|m| offered & m.bit() != 0)
+            .ok_or_else(|| match asked {
+                Some(m) => format!("the server does not offer AUTH {}", m.name()),
+                None => "the server offers neither AUTH PLAIN nor LOGIN (for a token, use --auth xoauth2)".to_string(),
+            })
+    }
+}
+
 /// How to authenticate (RFC 4954).
 #[derive(Clone)]
 pub struct Auth {
     /// The user name.
     pub user: String,
-    /// The password, or an OAuth 2 access token with `xoauth2`.
+    /// The password, or an OAuth 2 access token with XOAUTH2.
     pub secret: Secret,
-    /// Use XOAUTH2 (the secret is a bearer token) instead of PLAIN/LOGIN.
-    pub xoauth2: bool,
+    /// The mechanism (`--auth`); `None`: PLAIN if offered, else LOGIN.
+    pub mechanism: Option<Mechanism>,
 }
 
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth")
             .field("user", &self.user)
-            .field("xoauth2", &self.xoauth2)
+            .field("mechanism", &self.mechanism)
             .finish_non_exhaustive()
     }
 }
@@ -332,6 +399,37 @@ pub struct Connection {
     dirty: bool,
 }
 
+/// AUTH (RFC 4954) with one mechanism: mail-send picks among the ones the EHLO reply lists,
+/// so it is shown only the chosen one.
+async fn authenticate(
+    client: &mut SmtpClient<Stream>,
+    auth: &Auth,
+    ehlo: &EhloResponse<String>,
+    host: &str,
+    port: u16,
+) -> Result<(), ConnError> {
+    if ehlo.auth_mechanisms == 0 {
+        return Err(ConnError::fatal(format!(
+            "{host}:{port} does not offer AUTH (RFC 4954), but a user was given"
+        )));
+    }
+    let mechanism = Mechanism::choose(auth.mechanism, ehlo.auth_mechanisms)
+        .map_err(|e| ConnError::fatal(format!("{host}:{port}: {e}")))?;
+    let username = auth.user.clone();
+    let secret = auth.secret.expose().to_string();
+    let creds = match mechanism {
+        Mechanism::XOauth2 => mail_send::Credentials::XOauth2 { username, secret },
+        Mechanism::Plain | Mechanism::Login => mail_send::Credentials::Plain { username, secret },
+    };
+    let mut only = ehlo.clone();
+    only.auth_mechanisms = mechanism.bit();
+    client
+        .authenticate(&creds, &only)
+        .await
+        .map_err(|e| mail_error(&format!("AUTH {}", mechanism.name()), e))?;
+    Ok(())
+}
+
 async fn within<T>(
     d: Duration,
     what: &str,
@@ -472,26 +570,7 @@ impl Connection {
         }
 
         if let Some(auth) = &cfg.auth {
-            let creds = if auth.xoauth2 {
-                mail_send::Credentials::XOauth2 {
-                    username: auth.user.clone(),
-                    secret: auth.secret.expose().to_string(),
-                }
-            } else {
-                mail_send::Credentials::Plain {
-                    username: auth.user.clone(),
-                    secret: auth.secret.expose().to_string(),
-                }
-            };
-            if ehlo.auth_mechanisms == 0 {
-                return Err(ConnError::fatal(format!(
-                    "{host}:{port} does not offer AUTH (RFC 4954), but a user was given"
-                )));
-            }
-            client
-                .authenticate(&creds, &ehlo)
-                .await
-                .map_err(|e| mail_error("AUTH", e))?;
+            authenticate(&mut client, auth, &ehlo, &host, port).await?;
         }
         Ok(Connection {
             client,
@@ -504,9 +583,19 @@ impl Connection {
     /// Sends one message to `rcpts` (a subset of its envelope on a retry).
     ///
     /// Refuses locally, before any command, a message that needs an extension the server
-    /// lacks: SMTPUTF8 (RFC 6531 §3.4: such a message must not be downgraded silently),
-    /// 8BITMIME for 8-bit content (RFC 6152), or larger than its SIZE (RFC 1870).
-    pub async fn send(&mut self, m: &Outgoing, rcpts: &[String]) -> TxOutcome {
+    /// lacks: SMTPUTF8 (RFC 6531 has no downgrade: UTF-8 addresses have no ASCII form),
+    /// 8BITMIME for 8-bit content (RFC 6152; `send SPEC` renders such a message 7-bit for a
+    /// server without it, see [`probe`], so this only meets bytes that cannot change), or
+    /// larger than its SIZE (RFC 1870).
+    ///
+    /// The message and its final `.` are written only once `durable` resolves (the journal's
+    /// claim is committed): MAIL, RCPT and DATA go while the commit runs.
+    pub async fn send(
+        &mut self,
+        m: &Outgoing,
+        rcpts: &[String],
+        durable: &mut Durable,
+    ) -> TxOutcome {
         let eight_bit = !m.bytes.is_ascii();
         if reply::has_bare_line_end(&m.bytes) {
             return TxOutcome::Refused {
@@ -517,14 +606,16 @@ impl Connection {
         }
         if m.smtputf8 && !self.caps.smtputf8 {
             return TxOutcome::Refused {
-                reply: "not sent: the message needs SMTPUTF8 (UTF-8 addresses or headers, RFC 6531) and the server does not offer it".into(),
+                reply: "not sent: the message needs SMTPUTF8 (UTF-8 addresses or headers) and the server does not offer it; RFC 6531 has no downgrade".into(),
                 permanent: true,
                 rejected: Vec::new(),
             };
         }
-        if eight_bit && !self.caps.eightbit && !self.caps.smtputf8 {
+        // RFC 6531 §3.1: a server offering SMTPUTF8 must offer 8BITMIME too, so one that
+        // takes this message takes its 8-bit content.
+        if eight_bit && !self.caps.eightbit && !m.smtputf8 {
             return TxOutcome::Refused {
-                reply: "not sent: the message has 8-bit content and the server offers neither 8BITMIME (RFC 6152) nor SMTPUTF8".into(),
+                reply: "not sent: the message has 8-bit content and the server does not offer 8BITMIME (RFC 6152); bytes sent as rendered (--rendered) cannot be re-encoded: send the spec, which renders 7-bit for such a server".into(),
                 permanent: true,
                 rejected: Vec::new(),
             };
@@ -696,6 +787,11 @@ impl Connection {
             };
         }
 
+        if let Err(e) = durable.wait().await {
+            // Dropping the connection before the final `.` aborts the transaction: the server
+            // discards what it got (RFC 5321 §4.1.1.4).
+            return TxOutcome::Lost(format!("not sent: {e}"));
+        }
         // One write for the message and its end marker: mail-send's `write_message` writes a
         // chunk per stuffed dot and always adds CRLF . CRLF, which would add an empty line.
         let wire = reply::data_bytes(&m.bytes);
@@ -752,5 +848,49 @@ impl Connection {
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.client.cmd(b"QUIT\r\n")).await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.client.stream.shutdown()).await;
+    }
+}
+
+/// Connects as a run would (TLS and AUTH included), reads the server's extensions and says
+/// QUIT: `send SPEC` asks before rendering a spec that wants 8-bit parts, and renders them
+/// 7-bit when the server lacks 8BITMIME (RFC 6152; issue 11).
+///
+/// # Errors
+/// The connection could not be opened; see [`ConnError`].
+pub async fn probe(cfg: &SmtpConfig) -> Result<Caps, ConnError> {
+    let c = Connection::open(cfg).await?;
+    let caps = c.caps;
+    c.quit().await;
+    Ok(caps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mechanism_is_the_one_asked_for_else_plain_else_login() {
+        let all = AUTH_PLAIN | AUTH_LOGIN | AUTH_XOAUTH2;
+        let cases: [(Option<Mechanism>, u64, Result<Mechanism, &str>); 6] = [
+            (None, all, Ok(Mechanism::Plain)),
+            (None, AUTH_LOGIN | AUTH_XOAUTH2, Ok(Mechanism::Login)),
+            (None, AUTH_XOAUTH2, Err("use --auth xoauth2")),
+            (Some(Mechanism::Login), all, Ok(Mechanism::Login)),
+            (Some(Mechanism::XOauth2), all, Ok(Mechanism::XOauth2)),
+            (
+                Some(Mechanism::XOauth2),
+                AUTH_PLAIN,
+                Err("does not offer AUTH XOAUTH2"),
+            ),
+        ];
+        for (asked, offered, want) in cases {
+            match (Mechanism::choose(asked, offered), want) {
+                (Ok(m), Ok(w)) => assert_eq!(m, w, "{asked:?}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{asked:?}: {e}"),
+                (got, w) => panic!("{asked:?}: {got:?}, expected {w:?}"),
+            }
+        }
+        assert_eq!(Mechanism::parse("XOAuth2"), Ok(Mechanism::XOauth2));
+        assert!(Mechanism::parse("cram-md5").is_err());
     }
 }

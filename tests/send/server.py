@@ -4,11 +4,14 @@ usage: server.py CONFIG.json
 
 CONFIG: {"port": P, "dir": D, "cert": PEM|null, "key": PEM|null, "user": U|null,
          "password": W|null, "implicit": bool, "smtputf8": bool, "reject_rcpt": [addr...],
-         "defer_data": N (the first N messages get 451 at the end of DATA)}
+         "defer_data": N (the first N messages get 451 at the end of DATA),
+         "auth_mechanisms": [PLAIN|LOGIN|XOAUTH2...] (offer only these; default all three),
+         "no_8bitmime": bool (leave 8BITMIME out of the EHLO reply)}
 Each accepted message is saved as D/NNNNNN.eml (the exact bytes after un-stuffing) and
 D/NNNNNN.json (envelope, options, whether the session used TLS and AUTH), and its Message-ID
 is appended to D/ids.txt. Prints READY when listening.
 """
+import base64
 import json
 import os
 import re
@@ -27,6 +30,26 @@ reject = set(a.lower() for a in cfg.get("reject_rcpt", []))
 
 
 class Handler:
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # With this hook aiosmtpd leaves the EHLO name to the handler.
+        session.host_name = hostname
+        if cfg.get("no_8bitmime"):
+            responses = [r for r in responses if r != "250-8BITMIME"]
+        return responses
+
+    async def auth_XOAUTH2(self, server, args):
+        """XOAUTH2 (Google's and Microsoft's SASL profile): one base64 line holding
+        user=USER ^A auth=Bearer TOKEN ^A ^A."""
+        if len(args) < 2:
+            return AuthResult(success=False)
+        try:
+            raw = base64.b64decode(args[1].encode(), validate=True)
+        except Exception:
+            return AuthResult(success=False)
+        want = b"user=%s\x01auth=Bearer %s\x01\x01" % (
+            cfg["user"].encode(), cfg["password"].encode())
+        return AuthResult(success=raw == want, handled=False, auth_data="XOAUTH2")
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in reject:
             return "550 5.1.1 <%s>: no such user" % address
@@ -51,6 +74,7 @@ class Handler:
                 "mail_options": envelope.mail_options,
                 "tls": session.ssl is not None,
                 "authenticated": bool(session.authenticated),
+                "auth_mechanism": session.auth_data if isinstance(session.auth_data, str) else None,
                 "session": id(session),
                 "helo": session.host_name,
                 "peer": session.peer[0],
@@ -67,7 +91,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     ok = (auth_data.login == cfg["user"].encode() and
           auth_data.password == cfg["password"].encode())
     # handled=False: aiosmtpd then replies 535 itself (with the default, it says nothing).
-    return AuthResult(success=ok, handled=False)
+    return AuthResult(success=ok, handled=False, auth_data=mechanism)
 
 
 kw = {"enable_SMTPUTF8": bool(cfg.get("smtputf8"))}
@@ -80,8 +104,11 @@ if cfg.get("cert"):
     else:
         kw.update(tls_context=ctx, require_starttls=True)
 if cfg.get("user"):
+    offered = set(cfg.get("auth_mechanisms", ["PLAIN", "LOGIN", "XOAUTH2"]))
     kw.update(authenticator=authenticator, auth_required=True,
-              auth_require_tls=bool(cfg.get("cert")))
+              auth_require_tls=bool(cfg.get("cert")),
+              auth_exclude_mechanism=[m for m in ["PLAIN", "LOGIN", "XOAUTH2"]
+                                      if m not in offered])
 controller = Controller(Handler(), hostname="127.0.0.1", port=cfg["port"],
                         data_size_limit=0, **kw)
 controller.start()
