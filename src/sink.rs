@@ -98,6 +98,33 @@ pub struct DirSink {
     dir: PathBuf,
     index: BufWriter<File>,
     stager: DirStager,
+    /// 64-bit digests of the file names this batch wrote (8 bytes a message, not the names):
+    /// what the previous batch listed and this one did not write is removed at the end. A
+    /// collision would only leave one old file in place, listed as ours for the next run.
+    written: std::collections::HashSet<u64>,
+}
+
+/// The index of the batch a render replaces, kept until the render ends (see [`DirSink::open`]).
+pub const PREVIOUS: &str = ".mailspec-previous.jsonl";
+
+/// Removes `name` from `dir` if it is a plain file name (an index is ours, but a folder is not
+/// a place to trust paths); a file already gone is fine.
+fn remove_listed(dir: &Path, name: &str) -> io::Result<()> {
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return Ok(());
+    }
+    match fs::remove_file(dir.join(name)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn name_digest(name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // `DefaultHasher::new()` has fixed keys: the same name gives the same digest in a run.
+    let mut h = std::hash::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
 }
 
 /// Where a directory's messages are written before they are renamed into place: a folder inside
@@ -130,16 +157,16 @@ impl Stager for DirStager {
 /// beside every message: creating a file costs the kernel far more than appending a line, and
 /// on this project's benchmark a second file per message doubled the render's system time.
 ///
-/// It is also the manifest: the next render into the same folder removes exactly the files it
-/// lists first, so no message of an earlier run is left beside the new ones, and nothing else
-/// is touched.
+/// It is also the manifest: when the next render into the same folder ends, the files it
+/// listed and that render did not write again are removed, so no message of an earlier run is
+/// left beside the new ones, and nothing else is touched.
 pub const INDEX: &str = "envelopes.jsonl";
 
 impl DirSink {
-    /// Creates the directory if needed and removes what the previous render into it wrote
-    /// (listed in its [`INDEX`]). Refuses a folder holding `.eml` files that no index lists
-    /// (another tool's, or an older run's) unless `replace` is set, which removes every `.eml`
-    /// file there first.
+    /// Creates the directory if needed. What the previous render into it wrote (listed in its
+    /// [`INDEX`]) stays until [`Sink::finish`], which removes what this batch did not write
+    /// again. Refuses a folder holding `.eml` files that no index lists (another tool's, or an
+    /// older run's) unless `replace` is set, which removes every `.eml` file there first.
     ///
     /// # Errors
     /// When the folder cannot be created or cleaned, or holds messages this sink did not write.
@@ -158,14 +185,25 @@ impl DirSink {
                 ),
             ));
         }
-        for name in listed.iter().chain(&foreign) {
-            // Plain names only: an index is ours, but a folder is not a place to trust paths.
-            if !name.contains(['/', '\\']) && !name.starts_with('.') {
-                match fs::remove_file(dir.join(name)) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                }
+        drop(listed);
+        for name in &foreign {
+            remove_listed(dir, name)?;
+        }
+        // The previous batch's files stay until this one is written: a message rendered again
+        // replaces its file in one rename (never absent, never half there), and what this batch
+        // does not write is removed when it ends. Its index is kept aside until then (added to
+        // what a crashed run kept aside, so nothing ours is ever forgotten).
+        match fs::read(dir.join(INDEX)) {
+            Ok(old) => {
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join(PREVIOUS))?
+                    .write_all(&old)?;
+                fs::remove_file(dir.join(INDEX))?;
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
         let staging = dir.join(STAGING);
         match fs::remove_dir_all(&staging) {
@@ -178,6 +216,7 @@ impl DirSink {
             dir: dir.to_path_buf(),
             index,
             stager: DirStager { staging },
+            written: std::collections::HashSet::new(),
         })
     }
 
@@ -194,16 +233,22 @@ impl DirSink {
 /// (the last one, cut short by a crash) lists nothing: its message, if written, is then
 /// foreign and needs `--force`.
 fn listed_files(dir: &Path) -> io::Result<Vec<String>> {
-    let text = match fs::read_to_string(dir.join(INDEX)) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v.get("file")?.as_str().map(str::to_string))
-        .collect())
+    let mut names = Vec::new();
+    for file in [INDEX, PREVIOUS] {
+        let text = match fs::read_to_string(dir.join(file)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        names.extend(text.lines().filter_map(file_of_line));
+    }
+    Ok(names)
+}
+
+/// The `file` of an index line.
+fn file_of_line(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.get("file")?.as_str().map(str::to_string)
 }
 
 /// `.eml` files in `dir` that `listed` does not name.
@@ -245,7 +290,9 @@ impl Sink for DirSink {
     ) -> io::Result<String> {
         self.index.write_all(&line)?;
         self.index.flush()?;
-        let path = self.dir.join(format!("{}.eml", slug(&m.key)));
+        let file = format!("{}.eml", slug(&m.key));
+        self.written.insert(name_digest(&file));
+        let path = self.dir.join(file);
         fs::rename(self.stager.tmp(index), &path)?;
         Ok(path.display().to_string())
     }
@@ -258,9 +305,24 @@ impl Sink for DirSink {
     fn finish(&mut self) -> io::Result<()> {
         self.index.flush()?;
         match fs::remove_dir_all(&self.stager.staging) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
+        // The previous batch's messages that this one did not write again.
+        let previous = self.dir.join(PREVIOUS);
+        let old = match File::open(&previous) {
+            Ok(f) => io::BufReader::new(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for line in io::BufRead::lines(old) {
+            if let Some(name) = file_of_line(&line?)
+                && !self.written.contains(&name_digest(&name))
+            {
+                remove_listed(&self.dir, &name)?;
+            }
+        }
+        fs::remove_file(previous)
     }
 }
 

@@ -483,6 +483,9 @@ fn a_second_render_into_a_folder_replaces_the_first_and_refuses_foreign_messages
         ["\"a.eml\"", "\"b.eml\""],
         "the index is the new batch's"
     );
+    // The previous batch's index is kept aside only while the new batch is written.
+    assert!(!dir.join("out").join(mailspec::sink::PREVIOUS).exists());
+    assert!(!dir.join("out").join(mailspec::sink::STAGING).exists());
     // A message this tool did not write is never mixed in silently, nor removed without --force.
     write(dir, "out/other.eml", b"Subject: x\r\n\r\nx\r\n");
     let o = run(&rows(&["a"]), &[]);

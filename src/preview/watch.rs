@@ -76,12 +76,46 @@ impl SpecList {
 /// When the platform's file watcher cannot be created.
 pub fn spawn(state: AppState, specs: SpecList, snapshots: PathBuf) -> Result<(), notify::Error> {
     let (tx, rx) = mpsc::channel::<DebounceEventResult>();
-    let debouncer = new_debouncer(DEBOUNCE, None, tx)?;
+    let mut debouncer = new_debouncer(DEBOUNCE, None, tx)?;
+    let extra = match &specs {
+        SpecList::Discover(dir) => dir.canonicalize().ok(),
+        SpecList::Given(_) => None,
+    };
+    // The first watches are set before this returns, not on the thread: a change made as soon
+    // as the server answers (a user's first save, or a test's) is never missed.
+    let mut watched = BTreeSet::new();
+    rewatch(
+        &mut debouncer,
+        &mut watched,
+        &state.current(),
+        &snapshots,
+        extra.as_deref(),
+    );
     std::thread::Builder::new()
         .name("mailspec-preview-watch".into())
-        .spawn(move || run(debouncer, rx, state, specs, snapshots))
+        .spawn(move || run(debouncer, rx, state, specs, (snapshots, extra, watched)))
         .map_err(notify::Error::io)?;
     Ok(())
+}
+
+/// Watches what `ws` needs and stops watching what it no longer does.
+fn rewatch(
+    debouncer: &mut Debouncer<RecommendedWatcher, RecommendedCache>,
+    watched: &mut BTreeSet<PathBuf>,
+    ws: &Workspace,
+    snapshots: &Path,
+    extra: Option<&Path>,
+) {
+    let want = wanted(ws, snapshots, extra);
+    for gone in watched.difference(&want) {
+        let _ = debouncer.unwatch(gone);
+    }
+    for new in want.difference(watched) {
+        if let Err(e) = debouncer.watch(new, RecursiveMode::Recursive) {
+            eprintln!("warning: cannot watch {}: {e}", new.display());
+        }
+    }
+    *watched = want;
 }
 
 /// The folders to watch: every spec's roots and the snapshot folder, without folders inside
@@ -107,27 +141,8 @@ fn run(
     rx: mpsc::Receiver<DebounceEventResult>,
     state: AppState,
     specs: SpecList,
-    snapshots: PathBuf,
+    (snapshots, extra, mut watched): (PathBuf, Option<PathBuf>, BTreeSet<PathBuf>),
 ) {
-    let extra = match &specs {
-        SpecList::Discover(dir) => dir.canonicalize().ok(),
-        SpecList::Given(_) => None,
-    };
-    let mut watched: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut rewatch = |debouncer: &mut Debouncer<RecommendedWatcher, RecommendedCache>,
-                       ws: &Workspace| {
-        let want = wanted(ws, &snapshots, extra.as_deref());
-        for gone in watched.difference(&want) {
-            let _ = debouncer.unwatch(gone);
-        }
-        for new in want.difference(&watched) {
-            if let Err(e) = debouncer.watch(new, RecursiveMode::Recursive) {
-                eprintln!("warning: cannot watch {}: {e}", new.display());
-            }
-        }
-        watched = want;
-    };
-    rewatch(&mut debouncer, &state.current());
     while let Ok(first) = rx.recv() {
         let mut changed = relevant(&first);
         // Events that arrived while the last rebuild ran: one rebuild covers them all.
@@ -140,7 +155,13 @@ fn run(
         let generation = state.current().generation + 1;
         let ws = Workspace::build(&specs.current(), &snapshots, generation);
         // A template root added by the edit is watched from now on.
-        rewatch(&mut debouncer, &ws);
+        rewatch(
+            &mut debouncer,
+            &mut watched,
+            &ws,
+            &snapshots,
+            extra.as_deref(),
+        );
         state.replace(ws);
     }
 }
