@@ -127,21 +127,22 @@ fn name_digest(name: &str) -> u64 {
     h.finish()
 }
 
-/// Where a directory's messages are written before they are renamed into place: a folder inside
-/// it (a rename within one file system is atomic), removed when the batch ends and, if a crash
-/// left it, when the next render opens the folder.
-pub const STAGING: &str = ".mailspec-tmp";
+/// How the temporary name of a message being written starts (`.mailspec-tmp-<index>`): in the
+/// folder itself, so the rename into place stays in one directory (atomic, and on ext4 here
+/// cheaper than from a fresh sub-folder, whose first entries each cost a new block). A crash
+/// may leave some; the next render into the folder removes them.
+pub const STAGING: &str = ".mailspec-tmp-";
 
-/// Writes each message to `<dir>/.mailspec-tmp/<index>.eml` (the expensive part: creating a
-/// file and writing it) and returns its index line.
+/// Writes each message to `<dir>/.mailspec-tmp-<index>` (the expensive part: creating a file
+/// and writing it) and returns its index line.
 #[derive(Debug, Clone)]
 struct DirStager {
-    staging: PathBuf,
+    dir: PathBuf,
 }
 
 impl DirStager {
     fn tmp(&self, index: usize) -> PathBuf {
-        self.staging.join(format!("{index}.eml"))
+        self.dir.join(format!("{STAGING}{index}"))
     }
 }
 
@@ -205,17 +206,14 @@ impl DirSink {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let staging = dir.join(STAGING);
-        match fs::remove_dir_all(&staging) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        fs::create_dir(&staging)?;
+
         let index = BufWriter::new(File::create(dir.join(INDEX))?);
         Ok(DirSink {
             dir: dir.to_path_buf(),
             index,
-            stager: DirStager { staging },
+            stager: DirStager {
+                dir: dir.to_path_buf(),
+            },
             written: std::collections::HashSet::new(),
         })
     }
@@ -251,13 +249,16 @@ fn file_of_line(line: &str) -> Option<String> {
     v.get("file")?.as_str().map(str::to_string)
 }
 
-/// `.eml` files in `dir` that `listed` does not name.
+/// `.eml` files in `dir` that `listed` does not name. Temporary files a crashed render left
+/// are removed on the way.
 fn foreign_messages(dir: &Path, listed: &[String]) -> io::Result<Vec<String>> {
     let listed: std::collections::HashSet<&str> = listed.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     for e in fs::read_dir(dir)? {
         let name = e?.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".eml") && !listed.contains(name.as_str()) {
+        if name.starts_with(STAGING) {
+            fs::remove_file(dir.join(&name))?;
+        } else if name.ends_with(".eml") && !listed.contains(name.as_str()) {
             out.push(name);
         }
     }
@@ -298,16 +299,12 @@ impl Sink for DirSink {
     }
 
     fn discard_staged(&mut self, index: usize, _line: Vec<u8>) {
-        // Best effort: `finish` (or the next open) removes the whole staging folder anyway.
+        // Best effort: the next render into the folder removes what is left.
         let _ = fs::remove_file(self.stager.tmp(index));
     }
 
     fn finish(&mut self) -> io::Result<()> {
         self.index.flush()?;
-        match fs::remove_dir_all(&self.stager.staging) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
         // The previous batch's messages that this one did not write again.
         let previous = self.dir.join(PREVIOUS);
         let old = match File::open(&previous) {

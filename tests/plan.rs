@@ -485,7 +485,12 @@ fn a_second_render_into_a_folder_replaces_the_first_and_refuses_foreign_messages
     );
     // The previous batch's index is kept aside only while the new batch is written.
     assert!(!dir.join("out").join(mailspec::sink::PREVIOUS).exists());
-    assert!(!dir.join("out").join(mailspec::sink::STAGING).exists());
+    let hidden: Vec<String> = std::fs::read_dir(dir.join("out"))
+        .expect("out")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(mailspec::sink::STAGING))
+        .collect();
+    assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
     // A message this tool did not write is never mixed in silently, nor removed without --force.
     write(dir, "out/other.eml", b"Subject: x\r\n\r\nx\r\n");
     let o = run(&rows(&["a"]), &[]);
