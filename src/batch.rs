@@ -79,6 +79,22 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// From the command line's `--limit`, `--records 1,5-9` and `--shard I/N`.
+    ///
+    /// # Errors
+    /// A message saying which value is wrong.
+    pub fn from_flags(
+        limit: Option<usize>,
+        records: Option<&str>,
+        shard: Option<&str>,
+    ) -> Result<Self, String> {
+        Ok(Selection {
+            limit,
+            records: records.map(Self::parse_records).transpose()?,
+            shard: shard.map(Self::parse_shard).transpose()?,
+        })
+    }
+
     /// Whether the record at `index` is selected (before `limit`).
     pub fn includes(&self, index: usize) -> bool {
         if let Some(r) = &self.records

@@ -119,6 +119,11 @@ fn remove_listed(dir: &Path, name: &str) -> io::Result<()> {
     }
 }
 
+/// The file a message gets in a folder: `<slug(key)>.eml`.
+fn eml_name(m: &EmittedMessage) -> String {
+    format!("{}.eml", slug(&m.key))
+}
+
 fn name_digest(name: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     // `DefaultHasher::new()` has fixed keys: the same name gives the same digest in a run.
@@ -149,7 +154,7 @@ impl DirStager {
 impl Stager for DirStager {
     fn stage(&self, index: usize, m: &EmittedMessage) -> io::Result<Vec<u8>> {
         File::create(self.tmp(index))?.write_all(&m.bytes)?;
-        Ok(envelope_json(&format!("{}.eml", slug(&m.key)), m))
+        Ok(envelope_json(&eml_name(m), m))
     }
 }
 
@@ -291,7 +296,7 @@ impl Sink for DirSink {
     ) -> io::Result<String> {
         self.index.write_all(&line)?;
         self.index.flush()?;
-        let file = format!("{}.eml", slug(&m.key));
+        let file = eml_name(m);
         self.written.insert(name_digest(&file));
         let path = self.dir.join(file);
         fs::rename(self.stager.tmp(index), &path)?;

@@ -254,21 +254,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
 /// `--records`, `--limit`, `--shard`, and `--record` for `--out -`.
 fn selection(a: &Args, to_stdout: bool) -> anyhow::Result<Selection> {
-    let mut selection = Selection {
-        limit: a.limit,
-        records: a
-            .records
-            .as_deref()
-            .map(Selection::parse_records)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
-        shard: a
-            .shard
-            .as_deref()
-            .map(Selection::parse_shard)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
-    };
+    let mut selection = Selection::from_flags(a.limit, a.records.as_deref(), a.shard.as_deref())
+        .map_err(anyhow::Error::msg)?;
     if to_stdout {
         if a.records.is_some() || a.limit.is_some() || a.shard.is_some() {
             bail!("`--out -` writes one message: pick it with --record N");

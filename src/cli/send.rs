@@ -332,16 +332,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
     // The records, opened before anything is sent so a bad --data fails early.
     let date = super::render::resolve_date(a.date.as_deref())?;
-    let selection = Selection {
-        limit: a.limit,
-        records: a
-            .records
-            .as_deref()
-            .map(Selection::parse_records)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
-        shard: None,
-    };
+    let selection =
+        Selection::from_flags(a.limit, a.records.as_deref(), None).map_err(anyhow::Error::msg)?;
     let items = match &compiled {
         Some(c) => {
             let source = super::render::RecordSource {
