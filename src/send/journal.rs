@@ -238,19 +238,42 @@ impl Journal {
     /// # Errors
     /// The store failed.
     pub async fn finish(&self, message_id: &str, f: Finish) -> Result<(), String> {
+        self.stored(self.store(message_id, f)).await
+    }
+
+    /// Starts storing the result of an attempt. With SQLite the write is queued before this
+    /// returns, so it commits with or before anything the caller queues afterwards: once a
+    /// worker's next claim is durable, this result is durable too, and a kill leaves at most
+    /// that one claim of the worker's in `sending`. [`Journal::stored`] waits for the commit.
+    pub fn store(&self, message_id: &str, f: Finish) -> Storing {
         match self {
-            Journal::None => Ok(()),
             Journal::Sqlite(j) => {
                 let (tx, rx) = oneshot::channel();
-                j.call(Op::Finish {
+                match j.call(Op::Finish {
                     message_id: message_id.to_string(),
                     finish: f,
                     reply: tx,
-                })?;
-                rx.await
-                    .map_err(|_| "the journal thread stopped".to_string())?
+                }) {
+                    Ok(()) => Storing::Queued(rx),
+                    Err(e) => Storing::Failed(e),
+                }
             }
-            Journal::Postgres(j) => j.finish(message_id, f).await,
+            _ => Storing::Later(message_id.to_string(), f),
+        }
+    }
+
+    /// Waits until what [`Journal::store`] started is durable.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn stored(&self, s: Storing) -> Result<(), String> {
+        match (self, s) {
+            (_, Storing::Failed(e)) => Err(e),
+            (_, Storing::Queued(rx)) => rx
+                .await
+                .map_err(|_| "the journal thread stopped".to_string())?,
+            (Journal::Postgres(j), Storing::Later(id, f)) => j.finish(&id, f).await,
+            (_, Storing::Later(..)) => Ok(()),
         }
     }
 
@@ -298,6 +321,17 @@ fn join_failed(v: &[(String, String)]) -> String {
     v.iter()
         .map(|(r, why)| format!("{r}\t{}\n", why.replace(['\t', '\n', '\r'], " ")))
         .collect()
+}
+
+/// A result being stored (see [`Journal::store`]).
+#[derive(Debug)]
+pub enum Storing {
+    /// Queued to the SQLite writer; the answer comes once committed.
+    Queued(oneshot::Receiver<Result<(), String>>),
+    /// Stored when awaited (PostgreSQL commits before it answers; no journal stores nothing).
+    Later(String, Finish),
+    /// Could not be queued.
+    Failed(String),
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -181,9 +181,11 @@ fn store(ctx: &Arc<Ctx>, job: Job, attempts: u32, f: Final) {
     // the write joins the next group commit (the next claim's), so each message waits for one
     // fsync, not two. The outcome is reported once the result is durable, and the job lives
     // until then, so the run cannot end before it is stored.
+    // Queued now, before the worker's next claim, so it commits with or before that claim.
+    let storing = ctx.journal.store(&job.msg.message_id, f.finish);
     let ctx = ctx.clone();
     tokio::spawn(async move {
-        if let Err(e) = ctx.journal.finish(&job.msg.message_id, f.finish).await {
+        if let Err(e) = ctx.journal.stored(storing).await {
             ctx.fail(e);
         }
         ctx.report(o);
