@@ -423,7 +423,7 @@ struct Prepared {
     refused: bool,
     message: Option<EmittedMessage>,
     /// The sink's share of the work, done on the rendering thread ([`Stager`]).
-    staged: Option<std::io::Result<Vec<u8>>>,
+    staged: Option<std::io::Result<crate::sink::Staged>>,
 }
 
 /// Everything about one record that does not depend on the others: limits, types, render.

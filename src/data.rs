@@ -1678,7 +1678,7 @@ pub fn coerce(
         fields,
         &raw.values,
         raw.from_text,
-        "",
+        None,
         &mut out,
         &mut errors,
     );
@@ -1689,16 +1689,41 @@ pub fn coerce(
     }
 }
 
+/// Where a value sits in a record (`items.2.sku`), written out only when an error names it: a
+/// valid record costs no string per field.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldPath<'a> {
+    /// A field of the record (or any name, as given).
+    Top(&'a str),
+    /// A field of an object.
+    Field(&'a FieldPath<'a>, &'a str),
+    /// An element of a list.
+    Item(&'a FieldPath<'a>, usize),
+}
+
+impl std::fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldPath::Top(name) => f.write_str(name),
+            FieldPath::Field(parent, name) => write!(f, "{parent}.{name}"),
+            FieldPath::Item(parent, i) => write!(f, "{parent}.{i}"),
+        }
+    }
+}
+
 fn coerce_fields(
     fields: &IndexMap<String, Field>,
     values: &Map<String, Value>,
     from_text: bool,
-    prefix: &str,
+    parent: Option<&FieldPath<'_>>,
     out: &mut Map<String, Value>,
     errors: &mut Vec<DataError>,
 ) {
     for (name, field) in fields {
-        let path = format!("{prefix}{name}");
+        let path = match parent {
+            None => FieldPath::Top(name),
+            Some(p) => FieldPath::Field(p, name),
+        };
         // An empty CSV cell is a missing value: a blank first name must fail loudly (or take
         // the default), never render as "Hello ,".
         let value = values.get(name).filter(|v| !is_blank(v, from_text));
@@ -1717,7 +1742,7 @@ fn coerce_fields(
                 } else {
                     errors.push(DataError::new(
                         Code::DataMissingField,
-                        Some(path.clone()),
+                        Some(path.to_string()),
                         format!("missing required field `{path}`"),
                     ));
                 }
@@ -1744,7 +1769,7 @@ pub fn coerce_value(
     field: &Field,
     v: &Value,
     from_text: bool,
-    path: &str,
+    path: &FieldPath<'_>,
 ) -> Result<Value, Vec<DataError>> {
     let bad = |msg: String| vec![DataError::new(Code::DataType, Some(path.to_string()), msg)];
     let text = v.as_str();
@@ -1870,7 +1895,7 @@ pub fn coerce_value(
                     let mut out = Vec::with_capacity(items.len());
                     let mut errs = Vec::new();
                     for (i, item) in items.iter().enumerate() {
-                        let p = format!("{path}.{i}");
+                        let p = FieldPath::Item(path, i);
                         match &field.items {
                             Some(f) => match coerce_value(f, item, inner_text, &p) {
                                 Ok(v) => out.push(v),
@@ -1907,14 +1932,7 @@ pub fn coerce_value(
                 (Value::Object(m), Some(fields)) => {
                     let mut out = Map::new();
                     let mut errs = Vec::new();
-                    coerce_fields(
-                        fields,
-                        m,
-                        inner_text,
-                        &format!("{path}."),
-                        &mut out,
-                        &mut errs,
-                    );
+                    coerce_fields(fields, m, inner_text, Some(path), &mut out, &mut errs);
                     if errs.is_empty() {
                         Ok(Value::Object(out))
                     } else {

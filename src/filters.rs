@@ -61,6 +61,8 @@
 //! Errors are `InvalidOperation` with a message that starts with the filter name and quotes the
 //! offending value; no filter panics on any input.
 
+use std::borrow::Cow;
+
 use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, Timelike,
 };
@@ -580,10 +582,13 @@ impl Decimal {
     /// digit decides, because the magnitude of the rest is below one unit of that digit.
     fn round(&self, digits: usize) -> Decimal {
         if self.frac.len() <= digits {
+            let mut frac = String::with_capacity(digits);
+            frac.push_str(&self.frac);
+            frac.extend(std::iter::repeat_n('0', digits - self.frac.len()));
             return Decimal {
                 negative: self.negative,
                 int: self.int.clone(),
-                frac: format!("{:0<digits$}", self.frac),
+                frac,
             };
         }
         let round_up = self.frac.as_bytes().get(digits).is_some_and(|&b| b >= b'5');
@@ -933,6 +938,11 @@ fn supported_locales() -> String {
 /// `1,234.56` mean different amounts, so a guessed convention can mislead the reader. The error
 /// has no filter name, so `check_locale` and the literal scanner share it.
 fn lookup_locale(tag: &str) -> Result<&'static Locale, String> {
+    // A tag already in a table's own form (`es-ES`, `en_US`), as record data usually has it:
+    // found without the general parse below, which allocates (called per amount and date).
+    if let Some(loc) = LOCALES.iter().find(|l| is_exact_tag(tag, l)) {
+        return Ok(loc);
+    }
     let trimmed = tag.trim();
     if trimmed.is_empty() {
         return Err("empty locale".to_string());
@@ -974,6 +984,16 @@ fn lookup_locale(tag: &str) -> Result<&'static Locale, String> {
     })
 }
 
+/// `language-REGION` or `language_REGION` of `loc`, in any case.
+fn is_exact_tag(tag: &str, loc: &Locale) -> bool {
+    let (language, region) = (loc.language.len(), loc.region.len());
+    tag.len() == language + 1 + region
+        && tag.is_char_boundary(language)
+        && tag[..language].eq_ignore_ascii_case(loc.language)
+        && matches!(tag.as_bytes()[language], b'-' | b'_')
+        && tag[language + 1..].eq_ignore_ascii_case(loc.region)
+}
+
 fn resolve_locale(tag: &str, filter: &str) -> Result<&'static Locale, Error> {
     lookup_locale(tag).map_err(|msg| invalid(format!("{filter}: {msg}")))
 }
@@ -993,13 +1013,13 @@ pub fn check_locale(locale: &str) -> Result<(), String> {
 /// A currency's display data.
 #[derive(Debug, Clone)]
 struct Currency {
-    code: String,
+    code: Cow<'static, str>,
     /// ISO 4217 minor unit digits.
     digits: usize,
     /// Symbol in the currency's home locale (`$` for MXN in es-MX).
-    local: String,
+    local: Cow<'static, str>,
     /// Symbol everywhere else, unambiguous (`MX$`), or the ISO code.
-    international: String,
+    international: Cow<'static, str>,
 }
 
 /// (code, minor digits, local symbol, international symbol). Symbols follow CLDR `en`, which is
@@ -1045,56 +1065,62 @@ fn lookup_currency(code: &str) -> Result<Currency, String> {
             "invalid currency code {code:?}: expected three letters such as \"EUR\""
         ));
     }
+    if let Some(&(c, digits, local, international)) = CURRENCIES
+        .iter()
+        .find(|(c, ..)| c.eq_ignore_ascii_case(trimmed))
+    {
+        return Ok(Currency {
+            code: Cow::Borrowed(c),
+            digits,
+            local: Cow::Borrowed(local),
+            international: Cow::Borrowed(international),
+        });
+    }
     let upper = trimmed.to_ascii_uppercase();
-    Ok(
-        match CURRENCIES.iter().find(|(c, ..)| *c == upper.as_str()) {
-            Some(&(c, digits, local, international)) => Currency {
-                code: c.to_string(),
-                digits,
-                local: local.to_string(),
-                international: international.to_string(),
-            },
-            None => Currency {
-                code: upper.clone(),
-                digits: 2,
-                local: upper.clone(),
-                international: upper,
-            },
-        },
-    )
+    Ok(Currency {
+        code: Cow::Owned(upper.clone()),
+        digits: 2,
+        local: Cow::Owned(upper.clone()),
+        international: Cow::Owned(upper),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------------------------
 
-/// Integer digits with the group separator every three digits, from four digits on.
+/// Appends integer digits with the group separator every three digits, from four digits on.
 ///
 /// CLDR sets `minimumGroupingDigits = 2` for Spanish (and some other locales), which leaves
 /// four-digit numbers ungrouped (`1234,56 €`, but `12.345,67 €`). The product asked for one rule
 /// everywhere, `1.234,56 €`, which readers of every supported locale accept; so no per-locale
 /// minimum here.
-fn group_digits(int: &str, sep: char) -> String {
+fn push_grouped(out: &mut String, int: &str, sep: char) {
     if int.len() < 4 {
-        return int.to_string();
+        out.push_str(int);
+        return;
     }
-    let mut out = String::with_capacity(int.len() * 2);
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i).is_multiple_of(3) {
             out.push(sep);
         }
         out.push(c);
     }
-    out
 }
 
-/// The magnitude in the locale's separators.
-fn format_unsigned(dec: &Decimal, loc: &Locale) -> String {
-    let mut out = group_digits(&dec.int, loc.group);
+/// The magnitude in the locale's separators, appended to `out`.
+fn push_unsigned(out: &mut String, dec: &Decimal, loc: &Locale) {
+    push_grouped(out, &dec.int, loc.group);
     if !dec.frac.is_empty() {
         out.push(loc.decimal);
         out.push_str(&dec.frac);
     }
+}
+
+/// The magnitude in the locale's separators.
+fn format_unsigned(dec: &Decimal, loc: &Locale) -> String {
+    let mut out = String::with_capacity(dec.int.len() * 2 + dec.frac.len() + 1);
+    push_unsigned(&mut out, dec, loc);
     out
 }
 
@@ -1111,13 +1137,28 @@ fn format_money(dec: &Decimal, cur: &Currency, loc: &Locale) -> String {
     } else {
         &cur.international
     };
-    let sign = if dec.shows_minus() { "-" } else { "" };
-    let amount = format_unsigned(dec, loc);
-    match loc.currency_pattern {
-        CurrencyPattern::Prefix => format!("{sign}{symbol}{amount}"),
-        CurrencyPattern::PrefixSpaced => format!("{sign}{symbol}{NBSP}{amount}"),
-        CurrencyPattern::SuffixSpaced => format!("{sign}{amount}{NBSP}{symbol}"),
+    let mut out = String::with_capacity(dec.int.len() * 2 + dec.frac.len() + 16);
+    if dec.shows_minus() {
+        out.push('-');
     }
+    let amount = |out: &mut String| push_unsigned(out, dec, loc);
+    match loc.currency_pattern {
+        CurrencyPattern::Prefix => {
+            out.push_str(symbol);
+            amount(&mut out);
+        }
+        CurrencyPattern::PrefixSpaced => {
+            out.push_str(symbol);
+            out.push(NBSP);
+            amount(&mut out);
+        }
+        CurrencyPattern::SuffixSpaced => {
+            amount(&mut out);
+            out.push(NBSP);
+            out.push_str(symbol);
+        }
+    }
+    out
 }
 
 /// Date styles: short is numeric, medium has an abbreviated month name, long the full name.

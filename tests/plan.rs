@@ -506,6 +506,63 @@ fn a_second_render_into_a_folder_replaces_the_first_and_refuses_foreign_messages
     assert_eq!(emls(), ["a.eml"]);
 }
 
+/// A folder's messages are written as unnamed files and linked into place (Linux), at most
+/// half the process's file-descriptor limit at a time; past it, under a temporary name that is
+/// renamed. With a low limit and many threads a render takes both ways: the folder must be the
+/// same, byte for byte and mode for mode, as a one-thread render's, with nothing left behind.
+#[test]
+fn a_low_file_descriptor_limit_gives_the_same_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: \"Hola {{{{ name }}}}\"
+  text: {{ content: \"Hola {{{{ name }}}}\" }}
+"
+    );
+    write(dir, "spec.yaml", spec.as_bytes());
+    let data: String = (0..600)
+        .map(|i| format!("{{\"id\":\"{i}\",\"email\":\"u{i}@example.com\",\"name\":\"N{i}\"}}\n"))
+        .collect();
+    write(dir, "d.jsonl", data.as_bytes());
+    // `ulimit -n 48`: 24 unnamed files at most, while 8 threads keep up to 256 records in flight.
+    let run = |out: &str, shell: &str| {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{shell} exec \"$0\" render spec.yaml --data d.jsonl --out {out} --date 2024-06-01T10:00:00Z --jobs \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_mailspec"))
+            .arg(if shell.is_empty() { "1" } else { "8" })
+            .current_dir(dir)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut files: Vec<(String, Vec<u8>, u32)> = std::fs::read_dir(dir.join(out))
+            .expect("out")
+            .map(|e| {
+                let e = e.expect("e");
+                let mode = e.metadata().expect("meta").permissions().mode();
+                let bytes = std::fs::read(e.path()).expect("read");
+                (e.file_name().to_string_lossy().into_owned(), bytes, mode)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let one = run("one", "");
+    let low = run("low", "ulimit -n 48 &&");
+    assert_eq!(one.len(), 601, "600 messages and the index");
+    assert_eq!(low.len(), one.len());
+    for (a, b) in one.iter().zip(&low) {
+        assert_eq!((&a.0, a.2), (&b.0, b.2), "same names and modes");
+        assert!(a.1 == b.1, "{} differs", a.0);
+    }
+}
+
 #[test]
 fn parallel_rendering_gives_the_same_bytes_reports_and_order() {
     let tmp = tempfile::tempdir().expect("tmp");

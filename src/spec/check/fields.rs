@@ -74,7 +74,8 @@ impl Checker<'_> {
         }
         if let Some(d) = &f.default
             && !d.is_null()
-            && let Err(e) = crate::data::coerce_value(f, d, false, name)
+            && let Err(e) =
+                crate::data::coerce_value(f, d, false, &crate::data::FieldPath::Top(name))
         {
             let msg = e.first().map(|e| e.message.clone()).unwrap_or_default();
             self.err_value(
