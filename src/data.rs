@@ -257,26 +257,26 @@ impl<R: Read> Read for CrlfToLf<R> {
                     break;
                 }
             }
-            let b = self.buf[self.pos];
-            self.pos += 1;
             if self.pending_cr {
                 self.pending_cr = false;
-                if b != b'\n' {
+                if self.buf[self.pos] != b'\n' {
+                    // A lone CR stays; the byte after it is read next (unless `out` is full).
                     out[w] = b'\r';
                     w += 1;
-                    if w == out.len() {
-                        // No room for `b`: put it back.
-                        self.pos -= 1;
-                        break;
-                    }
+                    continue;
                 }
             }
-            if b == b'\r' {
+            // Copy up to the next CR (memchr: a byte at a time was a tenth of reading a row).
+            let avail = &self.buf[self.pos..self.len];
+            let take = avail.len().min(out.len() - w);
+            let run = memchr::memchr(b'\r', &avail[..take]).unwrap_or(take);
+            out[w..w + run].copy_from_slice(&avail[..run]);
+            w += run;
+            self.pos += run;
+            if run < take {
+                self.pos += 1;
                 self.pending_cr = true;
-                continue;
             }
-            out[w] = b;
-            w += 1;
         }
         Ok(w)
     }
@@ -937,15 +937,23 @@ impl<R: Read> BlankLines<R> {
 impl<R: Read> Read for BlankLines<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for (i, &b) in buf[..n].iter().enumerate() {
-            if b == b'\n' && self.after_lf {
+        let data = &buf[..n];
+        for i in memchr::memchr_iter(b'\n', data) {
+            let after_lf = if i == 0 {
+                self.after_lf
+            } else {
+                data[i - 1] == b'\n'
+            };
+            if after_lf {
                 let at = self.offset + i as u64;
                 match self.runs.back_mut() {
                     Some((start, count)) if *start + *count == at => *count += 1,
                     _ => self.runs.push_back((at, 1)),
                 }
             }
-            self.after_lf = b == b'\n';
+        }
+        if let Some(&last) = data.last() {
+            self.after_lf = last == b'\n';
         }
         self.offset += n as u64;
         Ok(n)
@@ -1995,7 +2003,35 @@ mod tests {
     use super::*;
 
     fn crlf(input: &[u8], chunk: usize) -> Vec<u8> {
-        let mut r = CrlfToLf::new(input);
+        read_all(CrlfToLf::new(input), chunk)
+    }
+
+    #[test]
+    fn crlf_to_lf_in_any_chunk_size() {
+        for chunk in [1, 2, 3, 7, 4096] {
+            assert_eq!(crlf(b"a\r\nb\r\n", chunk), b"a\nb\n");
+            assert_eq!(crlf(b"a\rb\r", chunk), b"a\rb\r");
+            assert_eq!(crlf(b"\r\r\n\n", chunk), b"\r\n\n");
+            assert_eq!(crlf(b"", chunk), b"");
+        }
+    }
+
+    /// A reader that hands out at most `most` bytes per call, so CRs fall at refill edges.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        most: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.data.len().min(self.most).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn read_all(mut r: impl Read, chunk: usize) -> Vec<u8> {
         let mut out = Vec::new();
         let mut buf = vec![0; chunk];
         loop {
@@ -2007,13 +2043,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn crlf_to_lf_in_any_chunk_size() {
-        for chunk in [1, 2, 3, 7, 4096] {
-            assert_eq!(crlf(b"a\r\nb\r\n", chunk), b"a\nb\n");
-            assert_eq!(crlf(b"a\rb\r", chunk), b"a\rb\r");
-            assert_eq!(crlf(b"\r\r\n\n", chunk), b"\r\n\n");
-            assert_eq!(crlf(b"", chunk), b"");
+    proptest::proptest! {
+        /// Every CRLF becomes LF and every other byte (a lone CR too) stays, whatever the
+        /// sizes of the reads above and below; and the blank-line runs noted are those of the
+        /// bytes read.
+        #[test]
+        fn crlf_to_lf_and_blank_lines_match_a_byte_at_a_time_reading(
+            data in proptest::collection::vec(proptest::sample::select(b"a\r\n".to_vec()), 0..200),
+            most in 1usize..9,
+            chunk in 1usize..9,
+        ) {
+            let mut want = Vec::new();
+            let mut i = 0;
+            while i < data.len() {
+                if data[i..].starts_with(b"\r\n") {
+                    i += 1;
+                }
+                want.push(data[i]);
+                i += 1;
+            }
+            let got = read_all(CrlfToLf::new(Trickle { data: &data, most }), chunk);
+            proptest::prop_assert_eq!(&got, &want);
+
+            let mut runs: Vec<(u64, u64)> = Vec::new();
+            for (i, w) in want.windows(2).enumerate() {
+                if w == b"\n\n" {
+                    let at = i as u64 + 1;
+                    match runs.last_mut() {
+                        Some((start, count)) if *start + *count == at => *count += 1,
+                        _ => runs.push((at, 1)),
+                    }
+                }
+            }
+            let mut blank = BlankLines::new(Trickle { data: &want, most });
+            read_all(&mut blank, chunk);
+            proptest::prop_assert_eq!(blank.runs.iter().copied().collect::<Vec<_>>(), runs);
         }
     }
 

@@ -256,21 +256,32 @@ fn mul(amount: &Value, factor: &Value) -> Result<String, Error> {
             ))
         })?;
     // Scale to an integer, multiply in 128 bits, scale back.
-    let digits: i128 = format!("{int}{frac}")
-        .parse()
-        .map_err(|_| invalid(format!("mul: `{a}` is too large")))?;
+    let digits = int
+        .bytes()
+        .chain(frac.bytes())
+        .try_fold(0i128, |n, d| {
+            n.checked_mul(10)?.checked_add(i128::from(d - b'0'))
+        })
+        .ok_or_else(|| invalid(format!("mul: `{a}` is too large")))?;
     let product = digits
         .checked_mul(i128::from(f.unsigned_abs()))
         .ok_or_else(|| invalid("mul: result too large".to_string()))?;
     let negative = (neg_a != (f < 0)) && product != 0;
-    let text = format!("{:0>width$}", product, width = frac.len() + 1);
+    let mut text = product.to_string();
+    if text.len() <= frac.len() {
+        text.insert_str(0, &"0".repeat(frac.len() + 1 - text.len()));
+    }
     let (i, fr) = text.split_at(text.len() - frac.len());
-    let sign = if negative { "-" } else { "" };
-    Ok(if fr.is_empty() {
-        format!("{sign}{i}")
-    } else {
-        format!("{sign}{i}.{fr}")
-    })
+    let mut out = String::with_capacity(text.len() + 2);
+    if negative {
+        out.push('-');
+    }
+    out.push_str(i);
+    if !fr.is_empty() {
+        out.push('.');
+        out.push_str(fr);
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ pub struct Keyed<T> {
 pub enum AddressPlan {
     /// `Name <a@b>` or a comma-separated list; rendered with every inserted value marked as data.
     List(Keyed<Text>),
+    /// A list written without templates: parsed once, at compile time, the same way.
+    Fixed(Vec<crate::mime::Mailbox>),
     /// A display name and an address rendered separately.
     Parts {
         /// The display name.

@@ -536,21 +536,57 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Appends messages to an mboxrd file (every `>*From ` line gets one more `>`).
 #[derive(Debug)]
 pub struct MboxSink {
-    out: BufWriter<File>,
+    out: File,
     path: PathBuf,
+    /// Entries not yet written, and their total size: written together with one `writev`
+    /// once they reach [`MboxSink::BATCH`] bytes (or entries). Copying each entry into a
+    /// buffer first cost a copy of every message.
+    pending: Vec<Vec<u8>>,
+    pending_len: usize,
 }
 
 impl MboxSink {
+    /// Bytes, or entries, held before a write.
+    const BATCH: usize = 1 << 20;
+    const BATCH_ENTRIES: usize = 64;
+
     /// Creates (truncates) the file.
     ///
     /// # Errors
     /// When it cannot be created.
     pub fn new(path: &Path) -> io::Result<Self> {
         Ok(MboxSink {
-            // Large writes: one system call for dozens of messages, not one for each.
-            out: BufWriter::with_capacity(1 << 20, File::create(path)?),
+            out: File::create(path)?,
             path: path.to_path_buf(),
+            pending: Vec::new(),
+            pending_len: 0,
         })
+    }
+
+    fn append(&mut self, entry: Vec<u8>) -> io::Result<String> {
+        self.pending_len += entry.len();
+        self.pending.push(entry);
+        if self.pending_len >= Self::BATCH || self.pending.len() >= Self::BATCH_ENTRIES {
+            self.write_pending()?;
+        }
+        Ok(self.path.display().to_string())
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        let mut slices: Vec<io::IoSlice<'_>> =
+            self.pending.iter().map(|e| io::IoSlice::new(e)).collect();
+        let mut left = &mut slices[..];
+        while !left.is_empty() {
+            match self.out.write_vectored(left) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => io::IoSlice::advance_slices(&mut left, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pending.clear();
+        self.pending_len = 0;
+        Ok(())
     }
 }
 
@@ -604,8 +640,7 @@ impl Stager for MboxStager {
 
 impl Sink for MboxSink {
     fn accept(&mut self, _index: usize, m: &EmittedMessage) -> io::Result<String> {
-        self.out.write_all(&mboxrd_entry(m))?;
-        Ok(self.path.display().to_string())
+        self.append(mboxrd_entry(m))
     }
     fn stager(&self) -> Option<Box<dyn Stager>> {
         Some(Box::new(MboxStager))
@@ -616,16 +651,20 @@ impl Sink for MboxSink {
         _m: &EmittedMessage,
         entry: Staged,
     ) -> io::Result<String> {
-        self.out.write_all(&entry.bytes)?;
-        Ok(self.path.display().to_string())
+        self.append(entry.bytes)
     }
+    /// Writes what is held. No fsync, as for a folder (see [`DirSink`]): the file can be made
+    /// again, and a sync waits for the disk.
     fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()?;
-        // Only a regular file can be synced (`--mbox /dev/null` is a fine way to measure).
-        if self.out.get_ref().metadata()?.is_file() {
-            self.out.get_ref().sync_data()?;
-        }
-        Ok(())
+        self.write_pending()
+    }
+}
+
+/// Entries already reported as written are written even when the batch ends without
+/// [`Sink::finish`] (an error elsewhere), as a buffered writer's drop would.
+impl Drop for MboxSink {
+    fn drop(&mut self) {
+        let _ = self.write_pending();
     }
 }
 

@@ -281,30 +281,26 @@ impl TextScan {
             risky_line: risky(0),
             ..TextScan::default()
         };
-        let mut line_start = 0;
-        let mut i = 0;
-        while i < data.len() {
-            match data[i] {
-                0x20..=0x7e | b'\t' => i += 1,
-                b @ (b'\r' | b'\n') => {
-                    scan.long_line |= i - line_start > MAX_LINE;
-                    if b == b'\r' && data.get(i + 1) == Some(&b'\n') {
-                        i += 2;
-                    } else {
-                        scan.normalized_len += 1;
-                        i += 1;
-                    }
-                    line_start = i;
-                    scan.risky_line |= risky(i);
-                }
-                0 | 0x80..=0xff => {
-                    scan.not_ascii = true;
-                    i += 1;
-                }
-                _ => i += 1,
+        // Line by line (memchr finds the breaks, `is_ascii` checks a word at a time): a byte
+        // at a time was 3.6 instructions per byte of every text body.
+        let mut start = 0;
+        loop {
+            let end =
+                memchr::memchr2(b'\r', b'\n', &data[start..]).map_or(data.len(), |k| start + k);
+            let line = &data[start..end];
+            scan.long_line |= line.len() > MAX_LINE;
+            scan.not_ascii |= !line.is_ascii() || memchr::memchr(0, line).is_some();
+            if end == data.len() {
+                break;
             }
+            start = if data[end] == b'\r' && data.get(end + 1) == Some(&b'\n') {
+                end + 2
+            } else {
+                scan.normalized_len += 1;
+                end + 1
+            };
+            scan.risky_line |= risky(start);
         }
-        scan.long_line |= data.len() - line_start > MAX_LINE;
         scan
     }
 

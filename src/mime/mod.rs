@@ -392,7 +392,8 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
     out.push_str("\r\n");
     let mut bytes = Vec::with_capacity(out.len() + root.body.len() + 2);
     bytes.extend_from_slice(out.as_bytes());
-    bytes.extend_from_slice(&root.body);
+    root.body.write(&mut bytes);
+    debug_assert_eq!(bytes.len(), out.len() + root.body.len());
     if !bytes.ends_with(b"\r\n") {
         bytes.extend_from_slice(b"\r\n");
     }
@@ -403,8 +404,7 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
 /// body (no trailing CRLF of its own unless the content ends with a line break).
 struct Rendered<'a> {
     headers: String,
-    /// Borrowed when the part was encoded once for every message (a static attachment).
-    body: std::borrow::Cow<'a, [u8]>,
+    body: Body<'a>,
     /// The body cannot hold a delimiter of ours: quoted-printable writes `=` only before two
     /// hex digits or a line break and base64 has no `-` or `_`, so `--=_…` never occurs in
     /// them (and a multipart made only of such parts has only its own random delimiters).
@@ -412,6 +412,74 @@ struct Rendered<'a> {
     safe: bool,
     /// The media type, for `multipart/related`'s `type` parameter.
     media_type: String,
+}
+
+/// A body as a tree, written out once at the end: a multipart's body is not assembled on its
+/// own first, so each leaf's bytes are copied once, into the message (they were copied once
+/// per level of nesting).
+enum Body<'a> {
+    /// Encoded content; borrowed when the part was encoded once for every message (a static
+    /// attachment).
+    Leaf(std::borrow::Cow<'a, [u8]>),
+    /// RFC 2046 §5.1.1: no preamble, no epilogue; the CRLF before each delimiter belongs to it.
+    Multipart {
+        boundary: String,
+        children: Vec<Rendered<'a>>,
+    },
+}
+
+impl Body<'_> {
+    /// The length [`Body::write`] writes.
+    fn len(&self) -> usize {
+        match self {
+            Body::Leaf(b) => b.len(),
+            Body::Multipart { boundary, children } => {
+                let parts: usize = children
+                    .iter()
+                    .map(|c| c.headers.len() + c.body.len())
+                    .sum();
+                // Per child `CRLF` (but the first), `--b CRLF`, headers, `CRLF`, body; then
+                // `CRLF --b--`.
+                parts + children.len() * (boundary.len() + 8) - 2 + boundary.len() + 6
+            }
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Body::Leaf(b) => out.extend_from_slice(b),
+            Body::Multipart { boundary, children } => {
+                for (i, child) in children.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    out.extend_from_slice(b"--");
+                    out.extend_from_slice(boundary.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    out.extend_from_slice(child.headers.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    child.body.write(out);
+                }
+                out.extend_from_slice(b"\r\n--");
+                out.extend_from_slice(boundary.as_bytes());
+                out.extend_from_slice(b"--");
+            }
+        }
+    }
+
+    /// Whether `needle` occurs in the written body. It has no line break, and every join in
+    /// a multipart's body is at a line break, so looking in each piece finds every occurrence.
+    fn contains(&self, needle: &str) -> bool {
+        match self {
+            Body::Leaf(b) => contains(b, needle),
+            Body::Multipart { boundary, children } => {
+                format!("--{boundary}--").contains(needle)
+                    || children
+                        .iter()
+                        .any(|c| c.headers.contains(needle) || c.body.contains(needle))
+            }
+        }
+    }
 }
 
 fn render_part<'a>(
@@ -458,35 +526,10 @@ fn render_multipart<'a>(
     }
     params.push(("boundary", boundary.as_str()));
     let headers = header::with_params("Content-Type", &media_type, &params)?;
-
-    // RFC 2046 §5.1.1: no preamble; the CRLF before each delimiter belongs to it. Sized
-    // once: growing it part by part copied every child again.
-    let delimiters = (children.len() + 1) * (boundary.len() + 8);
-    let mut body = Vec::with_capacity(
-        children
-            .iter()
-            .map(|c| c.headers.len() + c.body.len())
-            .sum::<usize>()
-            + delimiters,
-    );
-    for (i, child) in children.iter().enumerate() {
-        if i > 0 {
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(b"--");
-        body.extend_from_slice(boundary.as_bytes());
-        body.extend_from_slice(b"\r\n");
-        body.extend_from_slice(child.headers.as_bytes());
-        body.extend_from_slice(b"\r\n");
-        body.extend_from_slice(&child.body);
-    }
-    body.extend_from_slice(b"\r\n--");
-    body.extend_from_slice(boundary.as_bytes());
-    body.extend_from_slice(b"--");
     Ok(Rendered {
         headers,
-        body: body.into(),
         safe: children.iter().all(|c| c.safe),
+        body: Body::Multipart { boundary, children },
         media_type,
     })
 }
@@ -504,7 +547,7 @@ fn pick_boundary(
         let delimiter = format!("--{boundary}");
         let collides = children
             .iter()
-            .any(|c| c.headers.contains(&delimiter) || (!c.safe && contains(&c.body, &delimiter)));
+            .any(|c| c.headers.contains(&delimiter) || (!c.safe && c.body.contains(&delimiter)));
         if !collides {
             return Ok(boundary);
         }
@@ -652,7 +695,7 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered<'_>, EmitError> {
     }
     Ok(Rendered {
         headers,
-        body,
+        body: Body::Leaf(body),
         safe: matches!(
             encoding,
             TransferEncoding::QuotedPrintable | TransferEncoding::Base64

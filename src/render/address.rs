@@ -32,6 +32,7 @@ impl Renderer<'_> {
                         ),
                     }
                 }
+                AddressPlan::Fixed(list) => out.extend_from_slice(list),
                 AddressPlan::FromList(f) => out.extend(self.list_mailboxes(f)),
                 AddressPlan::Parts { name, email } => {
                     let name = match name {

@@ -85,7 +85,13 @@ impl Checker<'_> {
                     out.extend(self.address_list_field(&p, s));
                 }
                 AddressItem::Text(s) => {
-                    out.push(AddressPlan::List(self.text(&p, s, Flavor::Address)));
+                    let fixed = (!Templates::is_template(s))
+                        .then(|| crate::render::parse_marked(s, smtputf8).ok())
+                        .flatten();
+                    out.push(match fixed {
+                        Some(list) => AddressPlan::Fixed(list),
+                        None => AddressPlan::List(self.text(&p, s, Flavor::Address)),
+                    });
                     if !Templates::is_template(s)
                         && let Err(e) = crate::mime::parse_mailbox_list(s, smtputf8)
                     {
