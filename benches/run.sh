@@ -10,10 +10,13 @@
 #      PEERS_SRC (default ../shared/bench/peers), MAILSPEC_ORACLE (default
 #      ../shared/oracle/check_eml.py), PY_MAX (largest N timed with Python, default 10000),
 #      PEERS_WORK (default target/bench/peers; `rm -rf` it to take a fresh copy),
-#      WITH: which pairs, default "py node mb ceil dd jobs": Python, Node and mail-builder
-#      peers, the C ceiling (`ceiling full`: base64 + one file per message, no templating),
-#      `dd` writing the same number of bytes as mailspec's mbox to one file, and
-#      mailspec --jobs 2 vs --jobs 1 (mbox to /dev/null). Add "nosync" for an extra pair, mailspec with
+#      WITH: which pairs, default "py node mb ceil dd jobs mem send": Python, Node and
+#      mail-builder peers, the C ceiling (`ceiling full`: base64 + one file per message, no
+#      templating), `dd` writing the same number of bytes as mailspec's mbox to one file,
+#      mailspec --jobs 2 vs --jobs 1 (mbox to /dev/null), memory and time at 100,000 and
+#      1,000,000 records (benches/memory.sh; MEM_NS to choose the sizes; the 1M CSV takes ~3 min
+#      to generate the first time) and `send` with 8 connections into smtp-sink against Python's
+#      smtplib (benches/send.sh, needs postfix's smtp-sink). Add "nosync" for an extra pair, mailspec with
 #      fsync()/fdatasync() made no-ops by an LD_PRELOAD shim vs mail-builder (needs cc), to
 #      show what the directory sink's per-file fdatasync costs. E.g. WITH="mb nosync".
 # Output: stdout and benches/results/run-<UTC time>.txt (gitignored). See benches/README.md.
@@ -27,7 +30,7 @@ else
   NS=${*:-10000}; PAIRS=${PAIRS:-5}
 fi
 WARMUP=${WARMUP:-1}
-WITH=" ${WITH:-py node mb ceil dd jobs} "
+WITH=" ${WITH:-py node mb ceil dd jobs mem send} "
 PY_MAX=${PY_MAX:-10000}
 PEERS_SRC=${PEERS_SRC:-$ROOT/../shared/bench/peers}
 ORACLE=${MAILSPEC_ORACLE:-$ROOT/../shared/oracle/check_eml.py}
@@ -135,6 +138,25 @@ for N in $NS; do
       --b-outdir "$PEERS/out/mb-$N" || true
   fi
 done
+if [[ $WITH == *" mem "* ]]; then
+  MEM_NS=${MEM_NS:-100000 1000000}
+  echo "## memory and time against records: benches/memory.sh $MEM_NS (mbox to /dev/null)"
+  benches/memory.sh $MEM_NS > target/bench/memory.out 2>&1 || true
+  grep -E '^[0-9]' target/bench/memory.out || { cat target/bench/memory.out; true; }
+  # Columns: N csv_MB peak_KiB peak_MiB wall_s ...; the first and the last size.
+  grep -E '^[0-9]' target/bench/memory.out | sed -n '1p;$p' | python3 -c '
+import sys
+rows = [l.split() for l in sys.stdin if l.strip()]
+(n0, _, _, _, w0, *_), (n1, _, k1, m1, w1, *_) = rows[0], rows[-1]
+print(f"RATIO time N={n1} / N={n0} | records x{int(n1) / int(n0):g} | time x{float(w1) / float(w0):.2f} (target: at most 1.05 x the records ratio)")
+print(f"PEAK N={n1} | {int(k1) * 1024 / 1e6:.1f} MB ({float(m1):.1f} MiB) (target: under 50 MB)")' || true
+fi
+if [[ $WITH == *" send "* ]]; then
+  echo "## send: benches/send.sh (mailspec send into smtp-sink on 127.0.0.1 against Python smtplib)"
+  benches/send.sh > target/bench/send.out 2>&1 || true
+  sed -n '/^mailspec send into/,$p' target/bench/send.out
+  awk '/^mailspec, 8 connections /{print "RATIO mailspec send, 8 connections / python smtplib, 1 connection | " $NF "x (target: at least 5x)"}' target/bench/send.out
+fi
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "# validity of mailspec's output"
