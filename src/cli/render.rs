@@ -29,8 +29,10 @@ pub struct Args {
     #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
     delimiter: Option<u8>,
     /// Directory for the .eml files (default `out/<spec name>/`), with every message's envelope
-    /// on a line of DIR/envelopes.jsonl; `-` writes one message to stdout. What an earlier render
-    /// wrote there is removed first (listed in envelopes.jsonl); other messages there are refused.
+    /// on a line of DIR/envelopes.jsonl; `-` writes one message to stdout. Each file appears
+    /// whole or not at all. What an earlier render wrote there (listed in envelopes.jsonl) is
+    /// replaced, and what this one does not write again is removed at the end; other messages
+    /// there are refused.
     #[arg(long, value_name = "DIR")]
     out: Option<String>,
     /// With a directory: remove every .eml file already in it first.
