@@ -459,8 +459,9 @@ impl Sink for DirSink {
     /// The stager wrote the message's file (unnamed, or under a temporary name); here it is
     /// listed, then given its name, so a reader never sees half a message and an interrupted
     /// run is cleaned up by the next one (a listed file that was never named is simply not
-    /// there to remove; an unnamed one vanishes with the process). No fsync per file: a rendered directory is reproducible output, not a mail
-    /// queue, and a sync per message would cost more than rendering it. After a power loss a
+    /// there to remove; an unnamed one vanishes with the process). No fsync per file: a
+    /// rendered directory is reproducible output, not a mail queue, and a sync per message
+    /// would cost more than rendering it. After a power loss a
     /// file may be empty or short; the SHA-256 in the index is what `send --rendered` checks,
     /// so such a file is refused, never sent.
     fn accept_staged(
