@@ -148,6 +148,11 @@ fn name_digest(name: &str) -> u64 {
 /// may leave some; the next render into the folder removes them.
 pub const STAGING: &str = ".mailspec-tmp-";
 
+/// The temporary name of message `index` in its folder.
+fn tmp_name(index: usize) -> String {
+    format!("{STAGING}{index}")
+}
+
 /// Writes each message's file (the expensive part: making a file and writing it) and returns
 /// its index line. The file is unnamed where the folder allows it ([`unnamed`]), otherwise
 /// `<dir>/.mailspec-tmp-<index>`.
@@ -168,7 +173,7 @@ impl DirStager {
     }
 
     fn tmp(&self, index: usize) -> PathBuf {
-        self.dir.join(format!("{STAGING}{index}"))
+        self.dir.join(tmp_name(index))
     }
 
     /// The message's file, written: unnamed when it can be, or else under its temporary name.
@@ -193,10 +198,10 @@ impl DirStager {
     fn place(&self, index: usize, file: Option<File>, name: &str) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         if let (Some(folder), Some(file)) = (&self.unnamed, file) {
-            match folder.link(file, Path::new(name)) {
+            match folder.link(file, name) {
                 Ok(()) => return Ok(()),
                 Err((e, file)) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    folder.link(file, &self.tmp(index)).map_err(|(e, f)| {
+                    folder.link(file, &tmp_name(index)).map_err(|(e, f)| {
                         folder.forget(f);
                         e
                     })?;
@@ -284,7 +289,7 @@ mod unnamed {
             let probe = folder.create()?;
             let name = format!("{}probe", super::STAGING);
             let _ = rustix::fs::unlinkat(&folder.fd, name.as_str(), AtFlags::empty());
-            let linked = folder.link(probe, Path::new(&name)).is_ok();
+            let linked = folder.link(probe, &name).is_ok();
             rustix::fs::unlinkat(&folder.fd, name.as_str(), AtFlags::empty()).ok()?;
             linked.then_some(folder)
         }
@@ -313,11 +318,10 @@ mod unnamed {
             self.open.fetch_sub(1, Ordering::Relaxed);
         }
 
-        /// Names `file` (made by [`Folder::create`]) `name`, relative to the folder, and closes
+        /// Names `file` (made by [`Folder::create`]) `name`, a name in the folder, and closes
         /// it; on an error the file is given back.
-        pub fn link(&self, file: File, name: &Path) -> Result<(), (io::Error, File)> {
+        pub fn link(&self, file: File, name: &str) -> Result<(), (io::Error, File)> {
             let source = format!("/proc/self/fd/{}", file.as_raw_fd());
-            let name = name.file_name().unwrap_or(name.as_os_str());
             match rustix::fs::linkat(
                 CWD,
                 source.as_str(),

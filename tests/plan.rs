@@ -16,6 +16,20 @@ fn write(dir: &Path, rel: &str, text: &[u8]) {
     std::fs::write(p, text).expect("write");
 }
 
+/// Every file in `dir` with its bytes, sorted by name.
+fn folder(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("folder")
+        .map(|e| {
+            let e = e.expect("entry");
+            let bytes = std::fs::read(e.path()).expect("read");
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 fn compile(dir: &Path, spec: &str) -> CompiledSpec {
     write(dir, "spec.yaml", spec.as_bytes());
     match compile_path(&dir.join("spec.yaml")) {
@@ -541,17 +555,13 @@ fn a_low_file_descriptor_limit_gives_the_same_folder() {
             .output()
             .expect("runs");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let mut files: Vec<(String, Vec<u8>, u32)> = std::fs::read_dir(dir.join(out))
-            .expect("out")
-            .map(|e| {
-                let e = e.expect("e");
-                let mode = e.metadata().expect("meta").permissions().mode();
-                let bytes = std::fs::read(e.path()).expect("read");
-                (e.file_name().to_string_lossy().into_owned(), bytes, mode)
+        folder(&dir.join(out))
+            .into_iter()
+            .map(|(name, bytes)| {
+                let meta = std::fs::metadata(dir.join(out).join(&name)).expect("meta");
+                (name, bytes, meta.permissions().mode())
             })
-            .collect();
-        files.sort();
-        files
+            .collect::<Vec<_>>()
     };
     let one = run("one", "");
     let low = run("low", "ulimit -n 48 &&");
@@ -606,17 +616,7 @@ fn parallel_rendering_gives_the_same_bytes_reports_and_order() {
             .output()
             .expect("runs");
         assert_eq!(o.status.code(), Some(1));
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("out"))
-            .expect("out")
-            .map(|e| {
-                let e = e.expect("e");
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read(e.path()).expect("read"),
-                )
-            })
-            .collect();
-        files.sort();
+        let files = folder(&dir.join("out"));
         let report = std::fs::read_to_string(dir.join("r.jsonl")).expect("report");
         (
             files,

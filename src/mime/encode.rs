@@ -289,7 +289,8 @@ impl TextScan {
                 memchr::memchr2(b'\r', b'\n', &data[start..]).map_or(data.len(), |k| start + k);
             let line = &data[start..end];
             scan.long_line |= line.len() > MAX_LINE;
-            scan.not_ascii |= !line.is_ascii() || memchr::memchr(0, line).is_some();
+            scan.not_ascii =
+                scan.not_ascii || !line.is_ascii() || memchr::memchr(0, line).is_some();
             if end == data.len() {
                 break;
             }
