@@ -106,7 +106,7 @@ pub struct Asset {
     pub bytes: Arc<[u8]>,
     /// Its transfer encoding, computed by the first message that needs it and shared by every
     /// other one (the same bytes always encode the same way).
-    pub encoded: std::sync::OnceLock<Arc<(crate::mime::TransferEncoding, Vec<u8>)>>,
+    pub encoded: std::sync::OnceLock<Arc<crate::mime::Encoded>>,
 }
 
 impl Asset {
@@ -120,9 +120,12 @@ impl Asset {
     }
 
     /// The automatic transfer encoding of the content as a non-text part, computed once.
-    pub fn encoded(&self) -> Arc<(crate::mime::TransferEncoding, Vec<u8>)> {
+    pub fn encoded(&self) -> Arc<crate::mime::Encoded> {
         self.encoded
-            .get_or_init(|| Arc::new(crate::mime::encode::auto_encode(&self.bytes, false)))
+            .get_or_init(|| {
+                let (encoding, bytes) = crate::mime::encode::auto_encode(&self.bytes, false);
+                Arc::new(crate::mime::Encoded::new(encoding, bytes))
+            })
             .clone()
     }
 

@@ -596,7 +596,8 @@ impl MboxSink {
 }
 
 /// One message in mboxrd form: a `From ` separator line, the message with local (LF) line ends
-/// and `>*From ` lines quoted, and a blank line.
+/// and `>*From ` lines quoted, and a blank line. A body shared by every message (a static
+/// attachment) is converted once and its lines copied from then on.
 pub fn mboxrd_entry(m: &EmittedMessage) -> Vec<u8> {
     let sender = m
         .envelope
@@ -612,23 +613,61 @@ pub fn mboxrd_entry(m: &EmittedMessage) -> Vec<u8> {
     out.reserve(m.bytes.len() + 16);
     let text = &m.bytes;
     let mut start = 0;
-    // Every line, the empty one after the final CRLF included (it is the blank separator).
-    for end in memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len())) {
-        let line = &text[start..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let quoted = matches!(line.first(), Some(b'>' | b'F'))
-            && line
-                .iter()
-                .position(|&b| b != b'>')
-                .is_some_and(|i| line[i..].starts_with(b"From "));
-        if quoted {
-            out.push(b'>');
+    for span in &m.shared {
+        let body = &span.content.bytes;
+        // The lines of a body are the same wherever it sits if it starts a line. The span is
+        // checked, not trusted: one that does not hold is left to the general way below.
+        let holds = span.at >= start
+            && span
+                .at
+                .checked_add(body.len())
+                .and_then(|end| text.get(span.at..end))
+                == Some(body.as_slice())
+            && (span.at == 0 || text[span.at - 1] == b'\n');
+        if !holds {
+            continue;
         }
-        out.extend_from_slice(line);
-        out.push(b'\n');
+        start += mboxrd_lines(&mut out, &text[start..span.at]);
+        debug_assert_eq!(start, span.at);
+        out.extend_from_slice(span.content.derived(|b| {
+            let mut lines = Vec::with_capacity(b.len());
+            mboxrd_lines(&mut lines, b);
+            lines
+        }));
+        // Only the complete lines were taken: the last one may go on after the body.
+        start = span.at + memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
+    }
+    let rest = &text[start..];
+    let taken = mboxrd_lines(&mut out, rest);
+    // The last line: after the final CRLF it is the empty one, the entry's blank separator.
+    mboxrd_line(&mut out, &rest[taken..]);
+    out
+}
+
+/// Every complete line of `text` (up to its last LF) in mboxrd form; returns the length taken.
+fn mboxrd_lines(out: &mut Vec<u8>, text: &[u8]) -> usize {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text) {
+        mboxrd_line(out, &text[start..end]);
         start = end + 1;
     }
-    out
+    start
+}
+
+/// One line, given without its LF: the CR before the LF dropped, LF written, and one more `>`
+/// before a `From ` that starts the line after any number of `>`.
+fn mboxrd_line(out: &mut Vec<u8>, line: &[u8]) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let quoted = matches!(line.first(), Some(b'>' | b'F'))
+        && line
+            .iter()
+            .position(|&b| b != b'>')
+            .is_some_and(|i| line[i..].starts_with(b"From "));
+    if quoted {
+        out.push(b'>');
+    }
+    out.extend_from_slice(line);
+    out.push(b'\n');
 }
 
 /// An mbox entry is made on the rendering threads; only the append is ordered.
@@ -742,5 +781,86 @@ impl<W: Write> Sink for WriterSink<W> {
     }
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mime::{Encoded, SharedSpan, TransferEncoding};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    fn message(bytes: Vec<u8>, shared: Vec<SharedSpan>) -> EmittedMessage {
+        EmittedMessage {
+            key: "k".into(),
+            message_id: "id@example.com".into(),
+            envelope: crate::render::Envelope {
+                from: None,
+                to: Vec::new(),
+                smtputf8: false,
+            },
+            date: chrono::DateTime::from_timestamp(0, 0)
+                .map(|d| d.fixed_offset())
+                .unwrap_or_default(),
+            bytes,
+            shared,
+        }
+    }
+
+    /// Lines and pieces of lines that mboxrd treats differently.
+    const PIECES: &[&[u8]] = &[
+        b"From x", b">From y", b">>From ", b"F", b"Fro", b"m ", b">", b"abc", b"\r\n", b"\n", b"\r",
+    ];
+
+    proptest! {
+        /// An entry with shared bodies taken from their converted-once form is the entry
+        /// written line by line: wherever a body sits (a line start or not), whatever it
+        /// holds (`From ` lines, CR, a last line that goes on after it), used twice in one
+        /// message, or with a span that is wrong.
+        #[test]
+        fn shared_bodies_give_the_entry_written_line_by_line(
+            bodies in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(PIECES), 0..12), 1..4),
+            layout in proptest::collection::vec((0..8usize, proptest::sample::select(PIECES)), 0..10),
+            wrong in proptest::option::of(0..400usize),
+        ) {
+            let bodies: Vec<Arc<Encoded>> = bodies
+                .iter()
+                .map(|b| Arc::new(Encoded::new(TransferEncoding::Base64, b.concat())))
+                .collect();
+            let (mut bytes, mut shared) = (b"Subject: x\r\n\r\n".to_vec(), Vec::new());
+            for (pick, text) in &layout {
+                match bodies.get(*pick) {
+                    Some(body) => {
+                        shared.push(SharedSpan { at: bytes.len(), content: Arc::clone(body) });
+                        bytes.extend_from_slice(&body.bytes);
+                    }
+                    None => bytes.extend_from_slice(text),
+                }
+            }
+            bytes.extend_from_slice(b"\r\n");
+            if let Some(at) = wrong {
+                shared.push(SharedSpan { at, content: Arc::clone(&bodies[0]) });
+            }
+            let want = mboxrd_entry(&message(bytes.clone(), Vec::new()));
+            // Twice: the second time every body's converted form is already made.
+            for _ in 0..2 {
+                let got = mboxrd_entry(&message(bytes.clone(), shared.clone()));
+                prop_assert_eq!(&got, &want);
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_starting_from_is_quoted_once_more() {
+        let entry = mboxrd_entry(&message(
+            b"Subject: x\r\n\r\nFrom here\r\n>From there\r\nFrom\r\n".to_vec(),
+            Vec::new(),
+        ));
+        assert_eq!(
+            entry,
+            b"From MAILER-DAEMON Thu Jan  1 00:00:00 1970\nSubject: x\n\n>From here\n>>From there\nFrom\n\n"
+        );
     }
 }

@@ -523,22 +523,4 @@ o <a href="mailto:ayuda@olivo.example">escríbenos</a>. &lt;3 &#8364;</p>"#;
             ]
         );
     }
-
-    #[test]
-    #[ignore = "scratch: prints the text derived from /tmp/dlv/*.html"]
-    fn scratch() {
-        for f in std::fs::read_dir("/tmp/dlv").unwrap() {
-            let p = f.unwrap().path();
-            if p.extension().is_some_and(|e| e == "html") {
-                let html = std::fs::read_to_string(&p).unwrap();
-                let inlined = crate::deliver::css::inline(&html).unwrap();
-                std::fs::write(p.with_extension("inlined.htm"), &inlined).unwrap();
-                std::fs::write(
-                    p.with_extension("derived.txt"),
-                    from_html(&inlined).unwrap(),
-                )
-                .unwrap();
-            }
-        }
-    }
 }

@@ -148,7 +148,64 @@ pub struct Leaf {
     /// The content already encoded, for a part that is the same in every message (a static
     /// PDF): used instead of `body`, which may then be empty. Only for non-text, non-message
     /// types, encoded by [`encode::encode_body`] with the same requested encoding.
-    pub encoded: Option<std::sync::Arc<(TransferEncoding, Vec<u8>)>>,
+    pub encoded: Option<std::sync::Arc<Encoded>>,
+}
+
+/// Content encoded once and shared by every message that carries it (a static attachment).
+#[derive(Debug)]
+pub struct Encoded {
+    /// The transfer encoding the bytes are in.
+    pub encoding: TransferEncoding,
+    /// The encoded bytes, CRLF line ends.
+    pub bytes: Vec<u8>,
+    /// One form of the bytes that a sink derives once rather than per message (the mbox
+    /// sink's LF lines).
+    derived: std::sync::OnceLock<Vec<u8>>,
+}
+
+impl Encoded {
+    /// Bytes already in `encoding`.
+    pub fn new(encoding: TransferEncoding, bytes: Vec<u8>) -> Self {
+        Encoded {
+            encoding,
+            bytes,
+            derived: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The form `make` derives from the bytes, made by the first caller. Every caller must
+    /// pass the same function: only one form is kept.
+    pub fn derived(&self, make: impl FnOnce(&[u8]) -> Vec<u8>) -> &[u8] {
+        self.derived.get_or_init(|| make(&self.bytes))
+    }
+}
+
+/// Equal content: the derived form is a cache.
+impl PartialEq for Encoded {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoding == other.encoding && self.bytes == other.bytes
+    }
+}
+
+impl Eq for Encoded {}
+
+/// Where in a message's bytes a shared [`Encoded`] body was copied: `bytes[at..]` starts
+/// with `content.bytes`, at the start of a line.
+#[derive(Debug, Clone)]
+pub struct SharedSpan {
+    /// The offset in the message.
+    pub at: usize,
+    /// The content.
+    pub content: std::sync::Arc<Encoded>,
+}
+
+/// A message's wire bytes and where shared bodies sit in them.
+#[derive(Debug)]
+pub struct Emitted {
+    /// CRLF line ends, no line over 998 octets.
+    pub bytes: Vec<u8>,
+    /// In the order they occur.
+    pub shared: Vec<SharedSpan>,
 }
 
 impl Leaf {
@@ -335,6 +392,15 @@ pub enum EmitError {
 /// Any [`EmitError`]: invalid header text, names, ids, addresses, media types, parameters,
 /// file names, or content that cannot be sent with the requested encoding.
 pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
+    emit_shared(msg, seed).map(|e| e.bytes)
+}
+
+/// [`emit`], also saying where the shared bodies ([`Leaf::encoded`]) were copied, so that a
+/// sink can use a form of them it prepared once.
+///
+/// # Errors
+/// As [`emit`].
+pub fn emit_shared(msg: &Message, seed: &[u8]) -> Result<Emitted, EmitError> {
     let utf8 = msg.smtputf8;
     if msg.from.is_empty() {
         return Err(EmitError::NoFrom);
@@ -392,12 +458,13 @@ pub fn emit(msg: &Message, seed: &[u8]) -> Result<Vec<u8>, EmitError> {
     out.push_str("\r\n");
     let mut bytes = Vec::with_capacity(out.len() + root.body.len() + 2);
     bytes.extend_from_slice(out.as_bytes());
-    root.body.write(&mut bytes);
+    let mut shared = Vec::new();
+    root.body.write(&mut bytes, &mut shared);
     debug_assert_eq!(bytes.len(), out.len() + root.body.len());
     if !bytes.ends_with(b"\r\n") {
         bytes.extend_from_slice(b"\r\n");
     }
-    Ok(bytes)
+    Ok(Emitted { bytes, shared })
 }
 
 /// A part ready to be written: its header fields (each ending in CRLF) and its encoded
@@ -418,9 +485,10 @@ struct Rendered<'a> {
 /// own first, so each leaf's bytes are copied once, into the message (they were copied once
 /// per level of nesting).
 enum Body<'a> {
-    /// Encoded content; borrowed when the part was encoded once for every message (a static
-    /// attachment).
-    Leaf(std::borrow::Cow<'a, [u8]>),
+    /// Encoded content.
+    Leaf(Vec<u8>),
+    /// Content encoded once for every message (a static attachment).
+    Shared(&'a std::sync::Arc<Encoded>),
     /// RFC 2046 §5.1.1: no preamble, no epilogue; the CRLF before each delimiter belongs to it.
     Multipart {
         boundary: String,
@@ -433,6 +501,7 @@ impl Body<'_> {
     fn len(&self) -> usize {
         match self {
             Body::Leaf(b) => b.len(),
+            Body::Shared(e) => e.bytes.len(),
             Body::Multipart { boundary, children } => {
                 let parts: usize = children
                     .iter()
@@ -445,9 +514,16 @@ impl Body<'_> {
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Vec<u8>, shared: &mut Vec<SharedSpan>) {
         match self {
             Body::Leaf(b) => out.extend_from_slice(b),
+            Body::Shared(e) => {
+                shared.push(SharedSpan {
+                    at: out.len(),
+                    content: std::sync::Arc::clone(e),
+                });
+                out.extend_from_slice(&e.bytes);
+            }
             Body::Multipart { boundary, children } => {
                 for (i, child) in children.iter().enumerate() {
                     if i > 0 {
@@ -458,7 +534,7 @@ impl Body<'_> {
                     out.extend_from_slice(b"\r\n");
                     out.extend_from_slice(child.headers.as_bytes());
                     out.extend_from_slice(b"\r\n");
-                    child.body.write(out);
+                    child.body.write(out, shared);
                 }
                 out.extend_from_slice(b"\r\n--");
                 out.extend_from_slice(boundary.as_bytes());
@@ -472,6 +548,7 @@ impl Body<'_> {
     fn contains(&self, needle: &str) -> bool {
         match self {
             Body::Leaf(b) => contains(b, needle),
+            Body::Shared(e) => contains(&e.bytes, needle),
             Body::Multipart { boundary, children } => {
                 format!("--{boundary}--").contains(needle)
                     || children
@@ -667,11 +744,11 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered<'_>, EmitError> {
     let mut headers = header::with_params("Content-Type", &full_type, &params)?;
 
     let (encoding, body) = match &leaf.encoded {
-        Some(pre) if !is_text && ty != "message" => (pre.0, std::borrow::Cow::Borrowed(&pre.1[..])),
+        Some(pre) if !is_text && ty != "message" => (pre.encoding, Body::Shared(pre)),
         _ => {
             check_charset(&leaf.body, charset.as_deref(), &full_type)?;
             let (encoding, body) = encode_leaf(leaf, &ty, &sub, &full_type, is_text)?;
-            (encoding, body.into())
+            (encoding, Body::Leaf(body))
         }
     };
     headers.push_str(&format!("Content-Transfer-Encoding: {encoding}\r\n"));
@@ -695,7 +772,7 @@ fn render_leaf(leaf: &Leaf, utf8: bool) -> Result<Rendered<'_>, EmitError> {
     }
     Ok(Rendered {
         headers,
-        body: Body::Leaf(body),
+        body,
         safe: matches!(
             encoding,
             TransferEncoding::QuotedPrintable | TransferEncoding::Base64

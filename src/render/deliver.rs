@@ -210,12 +210,15 @@ fn alternative(text: mime::Leaf, richer: mime::Part) -> mime::Part {
     })
 }
 
-/// Signs the emitted bytes.
+/// Signs the emitted message: its `DKIM-Signature` goes before the other header fields
+/// (RFC 6376 §5.6).
 ///
 /// # Errors
 /// When mail-auth cannot sign.
-pub(super) fn sign(signer: &dkim::Signer, bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    signer
-        .sign(bytes)
-        .map_err(|e| Error::new(Code::MimeEmit, format!("DKIM: {e}")))
+pub(super) fn sign(signer: &dkim::Signer, m: &mut super::EmittedMessage) -> Result<(), Error> {
+    let field = signer
+        .signature_header(&m.bytes)
+        .map_err(|e| Error::new(Code::MimeEmit, format!("DKIM: {e}")))?;
+    m.prepend(field.as_bytes());
+    Ok(())
 }

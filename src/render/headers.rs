@@ -254,8 +254,8 @@ impl Renderer<'_> {
         (from, to): (Option<AddrSpec>, Vec<AddrSpec>),
         seed: &[u8],
     ) -> Option<EmittedMessage> {
-        let bytes = match mime::emit(&msg, seed) {
-            Ok(b) => b,
+        let mime::Emitted { bytes, shared } = match mime::emit_shared(&msg, seed) {
+            Ok(e) => e,
             Err(e) => {
                 self.fail(Error::new(Code::MimeEmit, e.to_string()));
                 return None;
@@ -282,6 +282,7 @@ impl Renderer<'_> {
             },
             date: msg.date,
             bytes,
+            shared,
         })
     }
 }

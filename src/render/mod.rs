@@ -110,6 +110,23 @@ pub struct EmittedMessage {
     pub date: DateTime<FixedOffset>,
     /// Wire bytes: CRLF line ends, no line over 998 octets. Never carries Bcc.
     pub bytes: Vec<u8>,
+    /// Where bodies shared by every message (a static attachment) sit in `bytes`. Whatever
+    /// changes `bytes` keeps them right (see [`EmittedMessage::prepend`]); a sink that uses
+    /// them still checks them.
+    pub shared: Vec<crate::mime::SharedSpan>,
+}
+
+impl EmittedMessage {
+    /// Puts a header field (CRLF included) before the others, as a DKIM signature goes.
+    pub fn prepend(&mut self, field: &[u8]) {
+        let mut bytes = Vec::with_capacity(field.len() + self.bytes.len());
+        bytes.extend_from_slice(field);
+        bytes.extend_from_slice(&self.bytes);
+        self.bytes = bytes;
+        for span in &mut self.shared {
+            span.at += field.len();
+        }
+    }
 }
 
 /// The record id: the key field's value, or the index.
@@ -148,7 +165,7 @@ pub fn render(
         Some(mut m) if r.errors.is_empty() => {
             // RFC 6376 §5: the signature covers the final bytes; nothing changes after it.
             if let Some(signer) = &opts.dkim {
-                m.bytes = deliver::sign(signer, &m.bytes).map_err(|e| vec![e])?;
+                deliver::sign(signer, &mut m).map_err(|e| vec![e])?;
             }
             Ok(m)
         }
