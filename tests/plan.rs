@@ -573,6 +573,96 @@ fn a_low_file_descriptor_limit_gives_the_same_folder() {
     }
 }
 
+/// A message rendered again takes its old file's place in one exchange, and the old file is
+/// reused for a later message (Linux): no inode is freed or made. Reuse must stay unseen. A
+/// file with another link keeps its bytes, a file whose mode was changed is not reused, a
+/// symbolic link is replaced and not followed, and the folder is the same, byte for byte and
+/// mode for mode, as a render into an empty folder.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_render_again_reuses_old_files_only_where_nothing_else_sees_them() {
+    use std::collections::HashSet;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let spec = format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: \"Hola {{{{ name }}}}\"
+  text: {{ content: \"Hola {{{{ name }}}}\" }}
+"
+    );
+    write(dir, "spec.yaml", spec.as_bytes());
+    let render = |out: &str, round: &str| {
+        let data: String = (0..300)
+            .map(|i| {
+                // Longer and shorter bodies from one round to the next.
+                let name = format!("{round}{i}").repeat(1 + (i * 7 + round.len()) % 5);
+                format!("{{\"id\":\"{i}\",\"email\":\"u{i}@example.com\",\"name\":\"{name}\"}}\n")
+            })
+            .collect();
+        write(dir, "d.jsonl", data.as_bytes());
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mailspec"))
+            .args(["render", "spec.yaml", "--data", "d.jsonl", "--out", out])
+            .args(["--date", "2024-06-01T10:00:00Z", "--jobs", "4"])
+            .current_dir(dir)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let meta = |rel: &str| std::fs::symlink_metadata(dir.join(rel)).expect("meta");
+    let listing = |out: &str| {
+        folder(&dir.join(out))
+            .into_iter()
+            .map(|(name, bytes)| {
+                let mode = meta(&format!("{out}/{name}")).permissions().mode();
+                (name, bytes, mode)
+            })
+            .collect::<Vec<_>>()
+    };
+    render("out", "first");
+    let inodes: HashSet<u64> = (0..300)
+        .map(|i| meta(&format!("out/{i}.eml")).ino())
+        .collect();
+    // Held open, the first render's inodes cannot be freed and their numbers given to new
+    // files: a number seen again is a file reused.
+    let held: Vec<std::fs::File> = (0..300)
+        .map(|i| std::fs::File::open(dir.join(format!("out/{i}.eml"))).expect("open"))
+        .collect();
+    std::fs::hard_link(dir.join("out/5.eml"), dir.join("linked.eml")).expect("link");
+    let linked = std::fs::read(dir.join("linked.eml")).expect("read");
+    let private = meta("out/7.eml").ino();
+    std::fs::set_permissions(dir.join("out/7.eml"), PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    write(dir, "outside.txt", b"not a message");
+    std::fs::remove_file(dir.join("out/9.eml")).expect("rm");
+    std::os::unix::fs::symlink("../outside.txt", dir.join("out/9.eml")).expect("symlink");
+
+    render("out", "second");
+    render("fresh", "second");
+    let (again, fresh) = (listing("out"), listing("fresh"));
+    assert_eq!(again.len(), 301, "300 messages and the index");
+    assert_eq!(again.len(), fresh.len());
+    for (a, b) in again.iter().zip(&fresh) {
+        assert_eq!((&a.0, a.2), (&b.0, b.2), "same names and modes");
+        assert!(a.1 == b.1, "{} differs", a.0);
+    }
+    assert_eq!(std::fs::read(dir.join("linked.eml")).expect("read"), linked);
+    assert_eq!(
+        std::fs::read(dir.join("outside.txt")).expect("read"),
+        b"not a message"
+    );
+    let now: HashSet<u64> = (0..300)
+        .map(|i| meta(&format!("out/{i}.eml")).ino())
+        .collect();
+    assert!(!now.contains(&private), "the file made private was reused");
+    // Old files were reused (a few new ones are made while the first are in flight).
+    let reused = now.intersection(&inodes).count();
+    assert!(reused > 200, "only {reused} of 300 files reused");
+    drop(held);
+}
+
 #[test]
 fn parallel_rendering_gives_the_same_bytes_reports_and_order() {
     let tmp = tempfile::tempdir().expect("tmp");
