@@ -30,6 +30,39 @@ fn folder(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// [`folder`] with each file's mode.
+fn folder_with_modes(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    folder(dir)
+        .into_iter()
+        .map(|(name, bytes)| {
+            let meta = std::fs::metadata(dir.join(&name)).expect("meta");
+            (name, bytes, meta.permissions().mode())
+        })
+        .collect()
+}
+
+/// The same names, bytes and modes.
+fn assert_same_folder(a: &[(String, Vec<u8>, u32)], b: &[(String, Vec<u8>, u32)]) {
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
+        assert_eq!((&a.0, a.2), (&b.0, b.2), "same names and modes");
+        assert!(a.1 == b.1, "{} differs", a.0);
+    }
+}
+
+/// A spec with one text part, its subject and text made from `name`.
+fn hola_spec() -> String {
+    format!(
+        "{HEADER}message:
+  from: shop@example.com
+  to: \"{{{{ email }}}}\"
+  subject: \"Hola {{{{ name }}}}\"
+  text: {{ content: \"Hola {{{{ name }}}}\" }}
+"
+    )
+}
+
 fn compile(dir: &Path, spec: &str) -> CompiledSpec {
     write(dir, "spec.yaml", spec.as_bytes());
     match compile_path(&dir.join("spec.yaml")) {
@@ -526,18 +559,9 @@ fn a_second_render_into_a_folder_replaces_the_first_and_refuses_foreign_messages
 /// same, byte for byte and mode for mode, as a one-thread render's, with nothing left behind.
 #[test]
 fn a_low_file_descriptor_limit_gives_the_same_folder() {
-    use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    let spec = format!(
-        "{HEADER}message:
-  from: shop@example.com
-  to: \"{{{{ email }}}}\"
-  subject: \"Hola {{{{ name }}}}\"
-  text: {{ content: \"Hola {{{{ name }}}}\" }}
-"
-    );
-    write(dir, "spec.yaml", spec.as_bytes());
+    write(dir, "spec.yaml", hola_spec().as_bytes());
     let data: String = (0..600)
         .map(|i| format!("{{\"id\":\"{i}\",\"email\":\"u{i}@example.com\",\"name\":\"N{i}\"}}\n"))
         .collect();
@@ -555,22 +579,12 @@ fn a_low_file_descriptor_limit_gives_the_same_folder() {
             .output()
             .expect("runs");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        folder(&dir.join(out))
-            .into_iter()
-            .map(|(name, bytes)| {
-                let meta = std::fs::metadata(dir.join(out).join(&name)).expect("meta");
-                (name, bytes, meta.permissions().mode())
-            })
-            .collect::<Vec<_>>()
+        folder_with_modes(&dir.join(out))
     };
     let one = run("one", "");
     let low = run("low", "ulimit -n 48 &&");
     assert_eq!(one.len(), 601, "600 messages and the index");
-    assert_eq!(low.len(), one.len());
-    for (a, b) in one.iter().zip(&low) {
-        assert_eq!((&a.0, a.2), (&b.0, b.2), "same names and modes");
-        assert!(a.1 == b.1, "{} differs", a.0);
-    }
+    assert_same_folder(&one, &low);
 }
 
 /// A message rendered again takes its old file's place in one exchange, and the old file is
@@ -585,15 +599,7 @@ fn a_render_again_reuses_old_files_only_where_nothing_else_sees_them() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
-    let spec = format!(
-        "{HEADER}message:
-  from: shop@example.com
-  to: \"{{{{ email }}}}\"
-  subject: \"Hola {{{{ name }}}}\"
-  text: {{ content: \"Hola {{{{ name }}}}\" }}
-"
-    );
-    write(dir, "spec.yaml", spec.as_bytes());
+    write(dir, "spec.yaml", hola_spec().as_bytes());
     let render = |out: &str, round: &str| {
         let data: String = (0..300)
             .map(|i| {
@@ -612,15 +618,6 @@ fn a_render_again_reuses_old_files_only_where_nothing_else_sees_them() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     let meta = |rel: &str| std::fs::symlink_metadata(dir.join(rel)).expect("meta");
-    let listing = |out: &str| {
-        folder(&dir.join(out))
-            .into_iter()
-            .map(|(name, bytes)| {
-                let mode = meta(&format!("{out}/{name}")).permissions().mode();
-                (name, bytes, mode)
-            })
-            .collect::<Vec<_>>()
-    };
     render("out", "first");
     let inodes: HashSet<u64> = (0..300)
         .map(|i| meta(&format!("out/{i}.eml")).ino())
@@ -641,13 +638,9 @@ fn a_render_again_reuses_old_files_only_where_nothing_else_sees_them() {
 
     render("out", "second");
     render("fresh", "second");
-    let (again, fresh) = (listing("out"), listing("fresh"));
+    let again = folder_with_modes(&dir.join("out"));
     assert_eq!(again.len(), 301, "300 messages and the index");
-    assert_eq!(again.len(), fresh.len());
-    for (a, b) in again.iter().zip(&fresh) {
-        assert_eq!((&a.0, a.2), (&b.0, b.2), "same names and modes");
-        assert!(a.1 == b.1, "{} differs", a.0);
-    }
+    assert_same_folder(&again, &folder_with_modes(&dir.join("fresh")));
     assert_eq!(std::fs::read(dir.join("linked.eml")).expect("read"), linked);
     assert_eq!(
         std::fs::read(dir.join("outside.txt")).expect("read"),
