@@ -559,7 +559,7 @@ pub(crate) fn sidecar(msg: &Message) -> String {
     let addrs = |mbs: &[Mailbox]| {
         mbs.iter()
             .map(|m| {
-                let name = m.name.as_deref().unwrap_or("").trim();
+                let name = m.name.as_deref().unwrap_or("");
                 format!("[{}, {}]", json(name), json(&m.addr.to_string()))
             })
             .collect::<Vec<_>>()
@@ -579,10 +579,7 @@ pub(crate) fn sidecar(msg: &Message) -> String {
         ),
     ]);
     if let Some(subject) = &msg.subject {
-        fields.push(format!(
-            "\"headers\": {{\"Subject\": {}}}",
-            json(subject.trim())
-        ));
+        fields.push(format!("\"headers\": {{\"Subject\": {}}}", json(subject)));
     }
     format!("{{\n  {}\n}}\n", fields.join(",\n  "))
 }
