@@ -474,9 +474,14 @@ mod unnamed {
         }
 
         /// `name` holds the file that `to` named until an exchange: kept as a spare when it
-        /// can be written over unseen, else removed.
+        /// can be written over unseen, else removed. The message is in place already, so only
+        /// a folder where it went is an error (the exchange is undone); a name this fails to
+        /// remove is removed by the next render into the folder.
         fn keep_spare(&self, name: String, to: &str) -> io::Result<()> {
-            let st = rustix::fs::statat(&*self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+            let Ok(st) = rustix::fs::statat(&*self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            else {
+                return Ok(());
+            };
             let kind = FileType::from_raw_mode(st.st_mode);
             if kind == FileType::Directory {
                 // rename(2) never puts a file in place of a folder: undone, and said so.
@@ -506,7 +511,8 @@ mod unnamed {
                     }
                 }
             }
-            rustix::fs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty()).map_err(Into::into)
+            let _ = rustix::fs::unlinkat(&*self.fd, name.as_str(), AtFlags::empty());
+            Ok(())
         }
 
         /// A spare waits for the next message, or is removed if enough wait already.
