@@ -408,7 +408,7 @@ mod unnamed {
                 return match spare.fill(bytes) {
                     Ok(()) => Ok(Some(Written::Spare(spare))),
                     Err(e) => {
-                        self.remove(spare);
+                        self.forget(spare);
                         Err(e)
                     }
                 };
@@ -517,22 +517,10 @@ mod unnamed {
 
         /// A spare waits for the next message, or is removed if enough wait already.
         fn put_back(&self, spare: Spare) {
-            let mut spare = Some(spare);
-            if let Ok(mut spares) = self.spares.lock()
-                && spares.len() < MOST_SPARES
-                && let Some(s) = spare.take()
-            {
-                spares.push(s);
+            match self.spares.lock() {
+                Ok(mut spares) if spares.len() < MOST_SPARES => spares.push(spare),
+                _ => self.forget(spare),
             }
-            if let Some(s) = spare {
-                self.remove(s);
-            }
-        }
-
-        /// Removes a spare (best effort: the next render into the folder removes what is
-        /// left under a temporary name).
-        fn remove(&self, spare: Spare) {
-            self.forget(spare);
         }
 
         /// Undoes [`Folder::write`] for a message that will not be stored.
@@ -562,7 +550,8 @@ mod unnamed {
         }
 
         /// Closes a file this folder counted as open (an unnamed file's inode is freed with
-        /// it, a spare's name removed unless it was taken).
+        /// it; a spare's name is removed unless it was taken, best effort: the next render
+        /// into the folder removes a temporary name left behind).
         pub fn forget<F>(&self, file: F) {
             drop(file);
             self.open.fetch_sub(1, Ordering::Relaxed);

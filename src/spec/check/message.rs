@@ -85,16 +85,15 @@ impl Checker<'_> {
                     out.extend(self.address_list_field(&p, s));
                 }
                 AddressItem::Text(s) => {
-                    let fixed = (!Templates::is_template(s))
+                    let literal = !Templates::is_template(s);
+                    let fixed = literal
                         .then(|| crate::render::parse_marked(s, smtputf8).ok())
                         .flatten();
                     out.push(match fixed {
                         Some(list) => AddressPlan::Fixed(list),
                         None => AddressPlan::List(self.text(&p, s, Flavor::Address)),
                     });
-                    if !Templates::is_template(s)
-                        && let Err(e) = crate::mime::parse_mailbox_list(s, smtputf8)
-                    {
+                    if literal && let Err(e) = crate::mime::parse_mailbox_list(s, smtputf8) {
                         let fixed = matches!(e, crate::mime::AddressError::UnquotedComma(_))
                             .then(|| crate::mime::address::quote_display_name(s))
                             .flatten();
